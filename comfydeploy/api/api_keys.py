@@ -25,9 +25,8 @@ class ApiKeyList(MethodView):
     def post(self, data):
         """Create a key; the response is the only time the key is shown."""
         key, token = service.create_api_key(current_scope(), data["name"], data.get("expires_in"), source="api")
-        result = ApiKeySchema().dump(key)
-        result["key"] = token
-        return result
+        key.key = token  # transient: never stored, only in this response
+        return key
 
 
 @blp.route("/<key_id>")
