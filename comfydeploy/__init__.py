@@ -34,7 +34,7 @@ def create_app(overrides: Mapping[str, Any] | None = None, env: Mapping[str, str
     from .api import register_api
     from .apidoc import ComfyApi, register_doc_assets
     api = ComfyApi(app)
-    register_api(api)
+    register_api(api, app)
     register_doc_assets(app)
     app.extensions["comfydeploy_api"] = api
 

@@ -17,10 +17,10 @@ class AppSimpleWorker(SimpleWorker):
     """Runs jobs in this process (no fork per job: ~3 ms enqueue-to-start instead of ~20 ms),
     inside the app context, with a fresh database session per job."""
 
-    def perform_job(self, job, queue):
+    def perform_job(self, job, queue, *args, **kwargs):
         from .extensions import db
         try:
-            return super().perform_job(job, queue)
+            return super().perform_job(job, queue, *args, **kwargs)
         finally:
             db.session.remove()
 

@@ -156,3 +156,25 @@ def push_workflow(client, tenant, name="My workflow", workflow_api=None, workflo
     response = client.post("/api/workflow", json=body, headers=tenant.headers)
     assert response.status_code == 200, response.get_json()
     return response.get_json()
+
+
+@pytest.fixture(scope="session")
+def live(app):
+    from live import LiveServer
+    server = LiveServer(app)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def sim():
+    from comfydeploy.simulator import SimulatedMachine
+    machine = SimulatedMachine(retry_delay=0.05).start()
+    yield machine
+    machine.stop()
+
+
+@pytest.fixture
+def alice_api(live, alice):
+    from live import Api
+    return Api(live.url, alice.headers)

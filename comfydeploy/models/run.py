@@ -46,6 +46,9 @@ class Run(db.Model):
     error: so.Mapped[str | None] = so.mapped_column(sa.Text)
     node_timings: so.Mapped[Any] = so.mapped_column(JSONType, nullable=True)
     gpu_event_id: so.Mapped[str | None] = so.mapped_column(sa.String(200))
+    # Base URL the machine calls back (PUBLIC_BASE_URL, or the base URL of the POST /api/run request).
+    callback_base_url: so.Mapped[str] = so.mapped_column(sa.String(2048), nullable=False)
+    api_key_id: so.Mapped[str | None] = so.mapped_column(sa.ForeignKey("api_keys.id", ondelete="SET NULL"))
     # What the machine's ws_events told us: whether media uploads are still to come, and whether
     # ComfyUI finished executing. The HEAD node never sends success for runs without uploads (§6.5).
     expects_media: so.Mapped[bool] = so.mapped_column(sa.Boolean, nullable=False, default=False)

@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: e35a309eefc4
+Revision ID: 8cdcfc7d5745
 Revises: 
-Create Date: 2026-11-29 18:13:00.816239
+Create Date: 2026-11-29 18:17:53.841932
 
 """
 from alembic import op
@@ -208,6 +208,8 @@ def upgrade():
     sa.Column('error', sa.Text(), nullable=True),
     sa.Column('node_timings', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
     sa.Column('gpu_event_id', sa.String(length=200), nullable=True),
+    sa.Column('callback_base_url', sa.String(length=2048), nullable=False),
+    sa.Column('api_key_id', sa.String(length=36), nullable=True),
     sa.Column('expects_media', sa.Boolean(), nullable=False),
     sa.Column('execution_done', sa.Boolean(), nullable=False),
     sa.Column('dispatch_attempts', sa.Integer(), nullable=False),
@@ -218,6 +220,7 @@ def upgrade():
     sa.Column('started_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('ended_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['api_key_id'], ['api_keys.id'], name=op.f('fk_runs_api_key_id_api_keys'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['deployment_id'], ['deployments.id'], name=op.f('fk_runs_deployment_id_deployments'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['machine_id'], ['machines.id'], name=op.f('fk_runs_machine_id_machines'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['org_id'], ['organisations.id'], name=op.f('fk_runs_org_id_organisations'), ondelete='CASCADE'),

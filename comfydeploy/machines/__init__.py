@@ -1,0 +1,1 @@
+"""HTTP clients for each machine type: dispatch a run, check health, interrupt."""

@@ -1,0 +1,255 @@
+"""What the machine reports: POST /api/update-run bodies (reference §6.3) and upload URLs (§6.4)."""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.exc import IntegrityError
+
+from ..errors import Invalid, NotFound, Unauthorized
+from ..extensions import db
+from ..machines.client import describe_prompt_error
+from ..models import File, Run, RunLog, RunOutput
+from ..models.base import utcnow
+from ..storage import get_storage
+from .run_state import finish_if_done, transition
+from .runs import token_matches
+
+MEDIA_KEYS = ("images", "files", "gifs", "model_file", "result", "text_file", "audio")
+ACCEPTED_STATUSES = ("not-started", "running", "uploading", "success", "failed", "cancelled")
+RUN_ID_RE = re.compile(r"^[0-9a-fA-F-]{1,64}$")
+MAX_LOG_CHARS = 200_000
+
+
+def bearer(header: str | None) -> str | None:
+    if not header:
+        return None
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def authenticate(run_id: Any, authorization: str | None) -> str:
+    """Check the run id and its cd_token; returns the run id."""
+    if not isinstance(run_id, str) or not RUN_ID_RE.match(run_id):
+        raise Invalid("run_id must be the run's id", {"run_id": ["Not a valid run id."]})
+    token = bearer(authorization)
+    if token is None:
+        if current_app.config["ALLOW_TOKENLESS_CALLBACKS"]:
+            return run_id  # documented opt-in for legacy nodes that send no token
+        raise Unauthorized("Missing 'Authorization: Bearer <cd_token>' for this run")
+    if not token_matches(run_id, token):
+        raise Unauthorized("Wrong cd_token for this run")
+    return run_id
+
+
+def _needs_db(body: dict[str, Any]) -> bool:
+    """Most callbacks are ws_events that change nothing we keep; answer those without the database."""
+    if any(key in body for key in ("status", "output_data", "live_status", "progress", "log_data")):
+        return True
+    event = body.get("ws_event")
+    if not isinstance(event, dict):
+        return False
+    name = event.get("event")
+    if name in ("execution_success", "execution_interrupted", "execution_error"):
+        return True
+    data = event.get("data") if isinstance(event.get("data"), dict) else {}
+    if name == "executing" and data.get("node") is None:
+        return True
+    return name == "executed" and _has_media(data.get("output"), data)
+
+
+def _has_media(output: Any, data: dict[str, Any] | None = None) -> bool:
+    """Whether an executed node's output will be uploaded (non-temp items under a media key)."""
+    if not isinstance(output, dict):
+        return False
+    for key in MEDIA_KEYS:
+        items = output.get(key)
+        if isinstance(items, list):
+            for item in items:
+                if isinstance(item, str) or (isinstance(item, dict) and item.get("type") != "temp"):
+                    return True
+    return False
+
+
+def apply_update(body: Any, authorization: str | None) -> str:
+    """Apply one callback; returns what was done (for logs and tests)."""
+    if not isinstance(body, dict):
+        raise Invalid("Body must be a JSON object with run_id")
+    if "run_id" in body and body["run_id"] is None:
+        # A node that queued a prompt without prompt_id leaks events with run_id null (node trace
+        # no_prompt_id): nothing to update, and answering 200 stops its retries.
+        return "ignored"
+    run_id = authenticate(body.get("run_id"), authorization)
+    status = body.get("status")
+    if status is not None and status not in ACCEPTED_STATUSES:
+        raise Invalid(f"status must be one of: {', '.join(ACCEPTED_STATUSES)}", {"status": ["Unknown status."]})
+    if not _needs_db(body):
+        return "noop"
+    run = db.session.execute(sa.select(Run.id, Run.status).where(Run.id == run_id)).first()
+    if run is None:
+        raise NotFound(f"Run {run_id} not found")
+    done: list[str] = []
+    gpu_event_id = body.get("gpu_event_id")
+    if isinstance(gpu_event_id, str) and gpu_event_id:
+        db.session.execute(sa.update(Run).where(Run.id == run_id, Run.gpu_event_id.is_(None))
+                           .values(gpu_event_id=gpu_event_id[:200]))
+    if "output_data" in body and body["output_data"] is not None:
+        _store_output(run_id, body["output_data"], body.get("node_meta"))
+        done.append("output")
+    if "live_status" in body or "progress" in body:
+        _store_live_status(run_id, body.get("live_status"), body.get("progress"))
+        done.append("live_status")
+    if body.get("log_data"):
+        _store_logs(run_id, body["log_data"])
+        done.append("log")
+    if isinstance(body.get("ws_event"), dict):
+        done.extend(_apply_ws_event(run_id, body["ws_event"]))
+    db.session.commit()
+    if status:
+        if status == "failed":
+            transition(run_id, "failed", error=_latest_error(run_id) or "The machine reported a failure")
+        elif status == "cancelled":
+            transition(run_id, "cancelled", error="Cancelled on the machine")
+        else:
+            transition(run_id, status)
+        done.append(f"status:{status}")
+    return ",".join(done) or "noop"
+
+
+def _store_output(run_id: str, data: Any, node_meta: Any) -> None:
+    node_id = node_class = None
+    if isinstance(node_meta, dict):
+        node_id = str(node_meta.get("node_id"))[:64] if node_meta.get("node_id") is not None else None
+        node_class = str(node_meta.get("node_class"))[:200] if node_meta.get("node_class") else None
+    kind = "output"
+    error = None
+    if isinstance(data, list):
+        kind = "timing"  # HEAD node: per-node timing array at the end of the prompt
+        db.session.execute(sa.update(Run).where(Run.id == run_id).values(node_timings=data))
+    elif isinstance(data, dict) and ("error" in data or "exception_message" in data):
+        kind = "error"
+        error = _describe_error(data)
+    db.session.add(RunOutput(run_id=run_id, kind=kind, node_id=node_id, node_class=node_class, data=data))
+    if error:
+        db.session.execute(sa.update(Run).where(Run.id == run_id, Run.error.is_(None)).values(error=error))
+
+
+def _describe_error(data: dict[str, Any]) -> str:
+    if "exception_message" in data:  # ComfyUI execution_error
+        return (f"{data.get('exception_type', 'Error')} in node {data.get('node_id')} ({data.get('node_type')}): "
+                f"{str(data.get('exception_message', '')).strip()}")[:2000]
+    error = data.get("error")
+    if isinstance(error, dict):
+        if "node_errors" in error:  # validation failure: {"error": {"error": {...}, "node_errors": {...}}}
+            return f"Invalid prompt: {describe_prompt_error(error)}"[:2000]
+        if "error_type" in error:
+            return f"{error.get('error_type')}: {str(error.get('stack_trace', '')).strip().splitlines()[-1:] or ''}"[:2000]
+        return str(error.get("message") or error)[:2000]
+    return str(error)[:2000]
+
+
+def _latest_error(run_id: str) -> str | None:
+    return db.session.scalar(sa.select(Run.error).where(Run.id == run_id))
+
+
+def _store_live_status(run_id: str, live_status: Any, progress: Any) -> None:
+    values: dict[str, Any] = {}
+    if isinstance(live_status, str):
+        values["live_status"] = live_status[:500]
+    if isinstance(progress, (int, float)) and not isinstance(progress, bool) and 0 <= progress <= 1:
+        values["progress"] = float(progress)
+    if values:
+        # Non-terminal runs only: a late live_status must not rewrite a finished run's progress.
+        db.session.execute(sa.update(Run).where(Run.id == run_id, Run.ended_at.is_(None)).values(**values))
+
+
+def _store_logs(run_id: str, log_data: Any) -> None:
+    entries = log_data if isinstance(log_data, list) else [log_data]
+    for entry in entries[:100]:
+        text = entry.get("logs") if isinstance(entry, dict) else entry
+        if isinstance(text, str) and text:
+            db.session.add(RunLog(run_id=run_id, text=text[:MAX_LOG_CHARS]))
+
+
+def _apply_ws_event(run_id: str, event: dict[str, Any]) -> list[str]:
+    name = event.get("event")
+    data = event.get("data") if isinstance(event.get("data"), dict) else {}
+    if name == "executed" and _has_media(data.get("output"), data):
+        db.session.execute(sa.update(Run).where(Run.id == run_id).values(expects_media=True))
+        return ["expects_media"]
+    if name == "execution_success" or (name == "executing" and data.get("node") is None):
+        db.session.execute(sa.update(Run).where(Run.id == run_id).values(execution_done=True))
+        db.session.commit()
+        return ["success"] if finish_if_done(run_id) else ["execution_done"]
+    if name == "execution_interrupted":
+        db.session.commit()
+        transition(run_id, "cancelled", error="Interrupted on the machine")
+        return ["cancelled"]
+    if name == "execution_error":
+        db.session.execute(sa.update(Run).where(Run.id == run_id, Run.error.is_(None))
+                           .values(error=_describe_error(data)))
+        return ["error"]
+    return []
+
+
+# ---- output uploads ------------------------------------------------------------------------------
+
+SAFE_NAME_RE = re.compile(r"[^A-Za-z0-9._ -]+")
+CONTENT_TYPE_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9!#$&^_.+-]{0,63}/[a-zA-Z0-9][a-zA-Z0-9!#$&^_.+-]{0,63}$")
+
+
+def safe_file_name(name: Any) -> str:
+    """A plain basename: no directories, no traversal, no control characters."""
+    if not isinstance(name, str) or not name.strip():
+        raise Invalid("file_name is required", {"file_name": ["Missing data for required field."]})
+    base = name.replace("\\", "/").rsplit("/", 1)[-1]
+    base = SAFE_NAME_RE.sub("_", base).strip(" .")
+    if not base:
+        raise Invalid("file_name has no usable characters", {"file_name": ["Not a valid file name."]})
+    if len(base) > 180:
+        stem, dot, ext = base.rpartition(".")
+        base = (stem[:170] + dot + ext[:9]) if dot else base[:180]
+    return base
+
+
+def issue_output_upload(run_id: Any, file_name: Any, content_type: Any, authorization: str | None) -> dict:
+    """A presigned PUT for one output of a run, under outputs/runs/<run_id>/<name>."""
+    run_id = authenticate(run_id, authorization)
+    if not isinstance(content_type, str) or not CONTENT_TYPE_RE.match(content_type):
+        raise Invalid("type must be a content type such as image/png", {"type": ["Not a valid content type."]})
+    name = safe_file_name(file_name)
+    run = db.session.get(Run, run_id)
+    if run is None:
+        raise NotFound(f"Run {run_id} not found")
+    config = current_app.config
+    stem, dot, ext = name.rpartition(".")
+    if not dot:
+        stem, ext = name, ""
+    # Same basename from two nodes or subfolders: keep both, suffixing the later one.
+    for n in range(0, 1000):
+        candidate = name if n == 0 else f"{stem}_{n}{'.' + ext if ext else ''}"
+        key = f"outputs/runs/{run_id}/{candidate}"
+        row = File(run_id=run_id, user_id=run.user_id, org_id=run.org_id, kind="output", key=key, filename=name,
+                   content_type=content_type, max_size=config["OUTPUT_MAX_BYTES"], status="pending")
+        savepoint = db.session.begin_nested()
+        try:
+            db.session.add(row)
+            savepoint.commit()
+            break
+        except IntegrityError:
+            savepoint.rollback()
+    else:
+        raise Invalid("Too many outputs with this name")
+    db.session.commit()
+    url, include_acl = get_storage().presign_put(row.key, content_type, run.callback_base_url,
+                                                  config["UPLOAD_URL_TTL"], max_size=config["OUTPUT_MAX_BYTES"])
+    return {"url": url, "download_url": f"{run.callback_base_url}/o/{row.id}", "include_acl": include_acl,
+            "is_public": False}
+
+
+def mark_uploaded(key: str, size: int) -> None:
+    db.session.execute(sa.update(File).where(File.key == key).values(status="uploaded", size=size,
+                                                                        uploaded_at=utcnow()))
+    db.session.commit()

@@ -1,0 +1,1 @@
+"""RQ jobs: thin functions over ids that call services."""
