@@ -15,7 +15,7 @@ from comfydeploy.extensions import db
 TMP = Path(tempfile.mkdtemp(prefix="comfydeploy-tests-"))
 
 
-def test_env(**extra: str) -> dict[str, str]:
+def app_env(**extra: str) -> dict[str, str]:
     env = {
         "COMFYDEPLOY_ENV": "test",
         "SECRET_KEY": "test-secret-key-0123456789abcdef",
@@ -48,7 +48,7 @@ def _reset_database(app) -> None:
 
 @pytest.fixture(scope="session")
 def app():
-    app = create_app(overrides={"EMBEDDED_REDIS_PATH": str(TMP / "redis.db")}, env=test_env())
+    app = create_app(overrides={"EMBEDDED_REDIS_PATH": str(TMP / "redis.db")}, env=app_env())
     _reset_database(app)
     yield app
     with app.app_context():

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -161,10 +162,12 @@ def dispatch(run_id: str) -> str:
         fail_run(run_id, str(exc), exc.output)
         return "failed"
     except machine_client.UncertainDispatchError as exc:
-        # The machine may have queued it; ask before sending it again.
-        if machine_client.check_prompt(target, run_id) is not None:
-            _mark_dispatched(run)
-            return "dispatched"
+        # The machine may have queued it; ask (a few times) before sending it again.
+        for pause in (0, 1, 2):
+            time.sleep(pause)
+            if machine_client.check_prompt(target, run_id) is not None:
+                _mark_dispatched(run)
+                return "dispatched"
         return _retry_or_fail(run_id, attempts, f"Machine {machine.name} did not answer: {exc}")
     except machine_client.TransientDispatchError as exc:
         return _retry_or_fail(run_id, attempts, f"Machine {machine.name} unreachable: {exc}")

@@ -146,8 +146,12 @@ class SimulatedMachine:
 
     # ---- the node's /comfyui-deploy/run ------------------------------------------------------------
     def accept(self, data: dict, authorization: str | None) -> tuple[int, Any]:
+        status, answer = self._accept(data, authorization)
         if self.dispatch_delay:
-            time.sleep(self.dispatch_delay)
+            time.sleep(self.dispatch_delay)  # slow answer: the prompt is already queued
+        return status, answer
+
+    def _accept(self, data: dict, authorization: str | None) -> tuple[int, Any]:
         with self._lock:
             if self.fail_dispatches > 0:
                 self.fail_dispatches -= 1
