@@ -123,5 +123,7 @@ def revoke_key(key_id: str) -> None:
 def register_cli(app: Flask) -> None:
     for group in (users_cli, orgs_cli, keys_cli):
         app.cli.add_command(group)
+    from .devserver import up
     from .worker_cli import rq_cli
     app.cli.add_command(rq_cli)
+    app.cli.add_command(up)
