@@ -50,6 +50,7 @@ def configure_jwt(app) -> None:
         JWT_DECODE_ALGORITHMS=["HS256"],
         JWT_ACCESS_TOKEN_EXPIRES=False,
         JWT_ERROR_MESSAGE_KEY="message",
+        JWT_COOKIE_CSRF_PROTECT=False,  # keys travel in headers only; no csrf claim in them
     )
 
 

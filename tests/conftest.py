@@ -178,3 +178,15 @@ def sim():
 def alice_api(live, alice):
     from live import Api
     return Api(live.url, alice.headers)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from browser import ARGS, CHROMIUM, need_browser
+    need_browser()
+    from playwright.sync_api import sync_playwright
+    playwright = sync_playwright().start()
+    chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+    yield chromium
+    chromium.close()
+    playwright.stop()

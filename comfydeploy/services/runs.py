@@ -44,29 +44,44 @@ def run_timeout_for(deployment: Deployment | None) -> int:
 
 def create_run(scope: Scope, deployment_id: str, inputs: dict[str, Any] | None, base_url: str,
                api_key_id: str | None = None, origin: str = "api") -> Run:
-    """Check the request, commit the run (not-started), then enqueue its dispatch."""
+    """Start a run of a deployment: check the request, commit the run (not-started), enqueue its dispatch."""
     if not isinstance(deployment_id, str) or not deployment_id:
         raise Invalid("deployment_id is required", {"deployment_id": ["Missing data for required field."]})
-    if inputs is not None and not isinstance(inputs, dict):
-        raise Invalid("inputs must be an object of {input_id: value}", {"inputs": ["Must be an object."]})
     deployment = db.session.scalar(
         sa.select(Deployment).where(Deployment.id == deployment_id, scope.where(Deployment)))
     if deployment is None:
         raise NotFound(f"Deployment {deployment_id} not found")
+    version = db.session.get(WorkflowVersion, deployment.workflow_version_id)
     machine = db.session.get(Machine, deployment.machine_id)
+    return _start(scope, version, machine, deployment, inputs, base_url, api_key_id, origin)
+
+
+def create_manual_run(scope: Scope, version_id: str, machine_id: str, inputs: dict[str, Any] | None,
+                      base_url: str) -> Run:
+    """Run one version on one machine without a deployment (the dashboard's run form)."""
+    from .machines import get_machine
+    from .workflows import get_version
+    version = get_version(scope, version_id)
+    machine = get_machine(scope, machine_id)
+    return _start(scope, version, machine, None, inputs, base_url, None, "manual")
+
+
+def _start(scope: Scope, version: WorkflowVersion, machine: Machine, deployment: Deployment | None,
+           inputs: dict[str, Any] | None, base_url: str, api_key_id: str | None, origin: str) -> Run:
+    if inputs is not None and not isinstance(inputs, dict):
+        raise Invalid("inputs must be an object of {input_id: value}", {"inputs": ["Must be an object."]})
     if machine.disabled:
         raise Conflict(f"Machine {machine.name} is disabled; enable it or point the deployment at another machine")
     if machine.endpoint == "not-ready" or machine.status == "building":
         raise Conflict(f"Machine {machine.name} is still building")
-    version = db.session.get(WorkflowVersion, deployment.workflow_version_id)
     values, errors = coerce_inputs(input_schema(version.workflow_api), inputs)
     if errors:
         raise Invalid("Some inputs are not accepted by this deployment", {"inputs": errors})
     now = utcnow()
-    run = Run(user_id=scope.user_id, org_id=deployment.org_id, workflow_id=deployment.workflow_id,
-              workflow_version_id=version.id, deployment_id=deployment.id, machine_id=machine.id, origin=origin,
-              status="not-started", workflow_inputs=values, callback_base_url=base_url.rstrip("/"),
-              api_key_id=api_key_id, created_at=now,
+    run = Run(user_id=scope.user_id, org_id=scope.org_id, workflow_id=version.workflow_id,
+              workflow_version_id=version.id, deployment_id=deployment.id if deployment else None,
+              machine_id=machine.id, origin=origin, status="not-started", workflow_inputs=values,
+              callback_base_url=base_url.rstrip("/"), api_key_id=api_key_id, created_at=now,
               # A run that never gets dispatched must still end: queue time counts against the timeout.
               deadline_at=now + timedelta(seconds=run_timeout_for(deployment)))
     db.session.add(run)

@@ -7,10 +7,12 @@ from ..extensions import csrf
 
 
 def register_web(app: Flask) -> None:
-    from . import auth, home
+    from . import auth, deployments, home, keys, machines, runs, workflows
+    from .filters import register_filters
 
-    for module in (auth, home):
+    for module in (auth, home, keys, machines, workflows, deployments, runs):
         app.register_blueprint(module.bp)
+    register_filters(app)
 
     @app.before_request
     def _csrf_for_pages():
