@@ -3,7 +3,6 @@ import time
 
 import jwt as pyjwt
 
-from conftest import Tenant
 
 
 def test_missing_header_is_401(client):

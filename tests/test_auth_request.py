@@ -1,7 +1,6 @@
 """The plugin login handshake: 201 until granted, one 200 with a key, then 201 Already used."""
 from concurrent.futures import ThreadPoolExecutor
 
-from conftest import Tenant
 
 
 def login(client, email="alice@example.com", password="correct horse battery"):

@@ -5,7 +5,7 @@ import pytest
 import requests
 
 from browser import PageWatch, screenshot
-from conftest import Tenant, sample_workflow_api
+from conftest import sample_workflow_api
 from live import wait_for, work
 
 PASSWORD = "correct horse battery"

@@ -2,7 +2,6 @@
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from flask_migrate import Config as _unused  # noqa: F401  (flask-migrate installs alembic config helpers)
 
 from comfydeploy.config import ROOT_DIR
 from comfydeploy.extensions import db

@@ -7,7 +7,7 @@ from flask import current_app, jsonify, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from ..errors import AppError, Invalid
+from ..errors import Invalid
 from ..services import callbacks as service
 
 blp = Blueprint("callbacks", __name__, url_prefix="/api", description="Machine callbacks (see GET /internal)")

@@ -1,7 +1,7 @@
 """POST /api/run and GET /api/run: start a run from a deployment and poll it."""
 from __future__ import annotations
 
-from flask import g, request
+from flask import g
 from flask.views import MethodView
 from flask_smorest import Blueprint
 

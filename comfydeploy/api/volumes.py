@@ -1,7 +1,6 @@
 """Model files in volumes: POST to download one, GET to list them with their status."""
 from __future__ import annotations
 
-import marshmallow as ma
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import fields

@@ -1,12 +1,11 @@
-"""Listing runs with keyset pagination over (created_at, id): constant cost at any depth."""
+"""Listing runs, newest first, filtered by deployment, workflow, machine or status."""
 from __future__ import annotations
 
 import sqlalchemy as sa
 
 from ..auth import Scope
-from ..errors import Invalid
-from ..extensions import db
 from ..models import Run
+from .pagination import keyset_page
 
 
 def list_runs(scope: Scope, limit: int = 20, cursor: str | None = None, deployment_id: str | None = None,
@@ -21,12 +20,4 @@ def list_runs(scope: Scope, limit: int = 20, cursor: str | None = None, deployme
         query = query.where(Run.machine_id == machine_id)
     if status:
         query = query.where(Run.status == status)
-    if cursor:
-        after = db.session.execute(sa.select(Run.created_at, Run.id).where(Run.id == cursor, scope.where(Run))).first()
-        if after is None:
-            raise Invalid("cursor is not a run of yours", {"cursor": ["Unknown cursor."]})
-        query = query.where(sa.or_(Run.created_at < after.created_at,
-                                   sa.and_(Run.created_at == after.created_at, Run.id < after.id)))
-    rows = list(db.session.scalars(query.order_by(Run.created_at.desc(), Run.id.desc()).limit(limit + 1)))
-    next_cursor = rows[limit - 1].id if len(rows) > limit else None
-    return rows[:limit], next_cursor
+    return keyset_page(query, Run, Run.created_at, scope, limit, cursor, "run")

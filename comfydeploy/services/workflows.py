@@ -11,6 +11,7 @@ from ..errors import Invalid, NotFound
 from ..extensions import db
 from ..models import Workflow, WorkflowVersion
 from ..models.base import utcnow
+from .pagination import keyset_page
 
 MAX_NODES = 5000
 
@@ -92,15 +93,7 @@ def get_version(scope: Scope, version_id: str) -> WorkflowVersion:
 def list_workflows(scope: Scope, limit: int = 20, cursor: str | None = None) -> tuple[list[Workflow], str | None]:
     """Newest-updated first, keyset-paginated by (updated_at, id)."""
     query = sa.select(Workflow).where(scope.where(Workflow))
-    if cursor:
-        after = db.session.scalar(sa.select(Workflow).where(Workflow.id == cursor, scope.where(Workflow)))
-        if after is None:
-            raise Invalid("cursor is not a workflow of yours", {"cursor": ["Unknown cursor."]})
-        query = query.where(sa.or_(Workflow.updated_at < after.updated_at,
-                                   sa.and_(Workflow.updated_at == after.updated_at, Workflow.id < after.id)))
-    rows = list(db.session.scalars(query.order_by(Workflow.updated_at.desc(), Workflow.id.desc()).limit(limit + 1)))
-    next_cursor = rows[limit - 1].id if len(rows) > limit else None
-    return rows[:limit], next_cursor
+    return keyset_page(query, Workflow, Workflow.updated_at, scope, limit, cursor, "workflow")
 
 
 def latest_versions(workflow_ids: list[str]) -> dict[str, int]:

@@ -22,7 +22,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 import requests
 
-from .nodes import OUTPUT_NODES, ExecutionContext, NodeError, apply_inputs, execute_node, randomize_seeds, validate
+from .nodes import ExecutionContext, NodeError, apply_inputs, execute_node, randomize_seeds, validate
 
 MEDIA_KEYS = ("images", "files", "gifs", "model_file", "result", "text_file", "audio")
 CONTENT_TYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".webp": "image/webp",

@@ -1,7 +1,7 @@
 """HTML pages (Jinja + HTMX), over the same services as the API."""
 from __future__ import annotations
 
-from flask import Flask, g, session
+from flask import Flask, session
 
 from ..extensions import csrf
 
