@@ -32,7 +32,9 @@ def create_app(overrides: Mapping[str, Any] | None = None, env: Mapping[str, str
     init_queue(app)
 
     from .api import register_api
+    from .api.limits import init_limits
     from .apidoc import ComfyApi, register_doc_assets
+    init_limits(app)
     api = ComfyApi(app)
     register_api(api, app)
     register_doc_assets(app)

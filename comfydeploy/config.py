@@ -103,6 +103,18 @@ def load_config(instance_path: Path, env: Mapping[str, str] | None = None) -> di
         "INPUT_MAX_BYTES": _int(env, "INPUT_MAX_BYTES", 50 * 1024 * 1024),
         "OUTPUT_MAX_BYTES": _int(env, "OUTPUT_MAX_BYTES", 2 * 1024 * 1024 * 1024),
         "MODEL_MAX_BYTES": _int(env, "MODEL_MAX_BYTES", 20 * 1024 * 1024 * 1024),
+        "ALLOW_PRIVATE_MODEL_URLS": _bool(env.get("ALLOW_PRIVATE_MODEL_URLS")),
+        # Webhooks.
+        "ALLOW_PRIVATE_WEBHOOK_URLS": _bool(env.get("ALLOW_PRIVATE_WEBHOOK_URLS")),
+        "WEBHOOK_TIMEOUT": _int(env, "WEBHOOK_TIMEOUT", 10),
+        "WEBHOOK_RETRY_DELAYS": [int(x) for x in (env.get("WEBHOOK_RETRY_DELAYS") or "5,30,120,600,1800,3600").split(",")],
+        # Run control.
+        "QUEUE_TTL": _int(env, "QUEUE_TTL", 3600),
+        "MAX_WAIT_SECONDS": 300,
+        "LONG_REQUESTS_PER_PROCESS": _int(env, "LONG_REQUESTS_PER_PROCESS", 4),
+        "SSE_MAX_SECONDS": _int(env, "SSE_MAX_SECONDS", 300),
+        "RATE_LIMIT": env.get("RATE_LIMIT") or "1200/minute",
+        "RUN_RATE_LIMIT": env.get("RUN_RATE_LIMIT") or "300/minute",
         # Runs and machines.
         "DISPATCH_CONNECT_TIMEOUT": _int(env, "DISPATCH_CONNECT_TIMEOUT", 5),
         "DISPATCH_READ_TIMEOUT": _int(env, "DISPATCH_READ_TIMEOUT", 60),

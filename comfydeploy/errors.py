@@ -8,7 +8,8 @@ from flask import Flask, Request, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
 # First path segments served as JSON APIs; everything else is a page.
-API_SEGMENTS = frozenset({"api", "api-key", "machine", "deployment", "internal", "volume", "file", "storage", "o"})
+API_SEGMENTS = frozenset({"api", "api-key", "machine", "deployment", "internal", "volume", "file", "storage", "o",
+                          "webhook"})
 
 
 def is_api_request(req: Request | None = None) -> bool:

@@ -7,7 +7,8 @@ import redis
 from flask import Flask, current_app
 from rq import Queue, Retry
 
-QUEUE_NAMES = ("runs", "default")
+QUEUE_NAMES = ("runs", "default")  # `flask rq worker` default; webhooks get their own worker
+ALL_QUEUES = ("runs", "default", "webhooks")
 
 
 def init_queue(app: Flask) -> None:

@@ -28,7 +28,7 @@ class LiveServer:
 def work(app, burst: bool = True) -> None:
     """Run every queued job (dispatches, polls, downloads) with a real RQ worker, then return."""
     with app.app_context():
-        worker = AppSimpleWorker(["runs", "default"], connection=redis_connection(app))
+        worker = AppSimpleWorker(["runs", "default", "webhooks"], connection=redis_connection(app))
         worker.work(burst=burst, logging_level="WARNING")
 
 

@@ -8,7 +8,7 @@ from rq.registry import ScheduledJobRegistry
 from comfydeploy.extensions import db
 from comfydeploy.models import Run
 from comfydeploy.queue import get_queue
-from comfydeploy.services import runs as run_service
+from comfydeploy.services import dispatch as run_service
 from conftest import sample_workflow_api
 from live import setup_deployment, wait_for_run, work
 
@@ -167,6 +167,7 @@ def test_run_timeout_interrupts_the_machine(app, alice_api, sim):
         assert expire_overdue_runs() == 1
     run = alice_api.get(f"/api/run?run_id={run_id}").json()
     assert run["status"] == "timeout" and "timed out" in run["error"]
+    work(app)  # the interrupt job
     # The machine was told to stop: it reports the interruption, which does not change the outcome.
     wait_for(lambda: any(c.get("body") and c["body"].get("ws_event", {}).get("event") == "execution_interrupted"
                          for c in sim.callbacks))
@@ -181,4 +182,4 @@ def test_never_dispatched_run_times_out(app, alice_api):
         from comfydeploy.services.machine_health import expire_overdue_runs
         expire_overdue_runs()
     run = alice_api.get(f"/api/run?run_id={run_id}").json()
-    assert run["status"] == "timeout" and "waiting for dispatch" in run["error"]
+    assert run["status"] == "timeout" and "waiting" in run["error"] and "queue time-to-live" in run["error"]

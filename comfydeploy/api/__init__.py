@@ -7,10 +7,10 @@ from flask_smorest import Api
 
 def register_api(api: Api, app: Flask) -> None:
     from . import (api_keys, auth_response, callbacks, deployments, files, internal, machines, runs, storage_views,
-                   volumes, workflows)
+                   volumes, webhooks, workflows)
 
-    for module in (workflows, runs, files, auth_response, api_keys, machines, deployments, volumes, callbacks,
-                   internal):
+    for module in (workflows, runs, files, auth_response, api_keys, machines, deployments, volumes, webhooks,
+                   callbacks, internal):
         api.register_blueprint(module.blp)
     api.spec.components.security_scheme(
         "cdToken", {"type": "http", "scheme": "bearer", "description": "The run's cd_token (machines only)."})

@@ -1,15 +1,25 @@
-"""POST /api/run and GET /api/run: start a run from a deployment and poll it."""
+"""Runs: start (optionally idempotent, optionally waiting), poll, cancel, stream events."""
 from __future__ import annotations
 
-from flask import g
+import json
+import time
+
+from flask import Response, current_app, g, request, stream_with_context
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from ..auth import api_auth, current_scope
-from ..schemas.run import RunCreatedSchema, RunCreateSchema, RunListArgsSchema, RunPageSchema, RunQuerySchema, RunSchema
-from ..services import run_list, runs as service
+from ..errors import AppError
+from ..extensions import db
+from ..schemas.run import (RunCreateArgsSchema, RunCreatedSchema, RunCreateSchema, RunEventsArgsSchema,
+                           RunListArgsSchema, RunPageSchema, RunQuerySchema, RunSchema)
+from ..services import idempotency, run_list
+from ..services import runs as service
+from ..services.run_hooks import events_after
 from ..services.run_views import run_view
+from . import long_requests
 from .base_url import public_base_url
+from .limits import limiter, run_limit
 
 blp = Blueprint("runs", __name__, url_prefix="/api", description="Runs")
 
@@ -19,19 +29,112 @@ class RunResource(MethodView):
     decorators = [api_auth]
 
     @blp.arguments(RunCreateSchema)
-    @blp.response(200, RunCreatedSchema)
-    def post(self, data):
+    @blp.arguments(RunCreateArgsSchema, location="query", as_kwargs=True)
+    @blp.response(200, RunCreatedSchema, description="The run was created ({run_id}); with ?wait=N the run "
+                                                     "itself once it ended within N seconds.")
+    @blp.alt_response(202, schema=RunCreatedSchema, description="?wait=N and the run had not ended in time.")
+    @blp.doc(parameters=[{"in": "header", "name": "Idempotency-Key", "required": False, "schema": {"type": "string"},
+                          "description": "Same key and body within 24 h returns the same run; another body: 422."}])
+    @limiter.limit(run_limit)
+    def post(self, data, wait=None):
         """Start a run of a deployment; answers at once with run_id (the run is dispatched in the background)."""
-        run = service.create_run(current_scope(), data["deployment_id"], data.get("inputs"), public_base_url(),
-                                 api_key_id=g.api_key.id)
-        return {"run_id": run.id}
+        scope = current_scope()
+        base = public_base_url()
+
+        def create():
+            return service.create_run(scope, data["deployment_id"], data.get("inputs"), base,
+                                      api_key_id=g.api_key.id, webhook=data.get("webhook"))
+
+        key = request.headers.get("Idempotency-Key")
+        replayed = False
+        if key is not None:
+            run, replayed = idempotency.run_once(scope, key, data, create)
+        else:
+            run = create()
+        headers = {"Idempotent-Replayed": "true"} if replayed else {}
+        if not wait:
+            return {"run_id": run.id, "status": run.status}, 200, headers
+        if not long_requests.try_acquire():
+            return {"run_id": run.id, "status": run.status}, 202, {**headers, "Retry-After": "1"}
+        try:
+            run = service.wait_until_done(run.id, wait)
+        finally:
+            long_requests.release()
+        if not run.is_terminal:
+            return {"run_id": run.id, "status": run.status}, 202, headers
+        body = RunSchema().dump(run_view(run, base))
+        body["run_id"] = run.id
+        return Response(json.dumps(body), status=200, mimetype="application/json", headers=headers)
 
     @blp.arguments(RunQuerySchema, location="query")
     @blp.response(200, RunSchema)
     def get(self, args):
-        """A run with status, progress, live status, errors and outputs (output URLs are signed and expire)."""
+        """A run with status, progress, live status, queue position and ETA, errors and outputs
+        (output URLs are signed and expire)."""
         run = service.get_run(current_scope(), args["run_id"])
         return run_view(run, public_base_url())
+
+
+@blp.route("/run/<run_id>/cancel")
+class RunCancel(MethodView):
+    decorators = [api_auth]
+
+    @blp.response(200, RunSchema)
+    @blp.alt_response(409, description="The run already ended.")
+    def post(self, run_id):
+        """Cancel this run: dropped from the queue, or interrupted on its machine. Idempotent."""
+        run = service.cancel_run(current_scope(), run_id)
+        return run_view(run, public_base_url())
+
+
+@blp.route("/run/<run_id>/events")
+class RunEvents(MethodView):
+    decorators = [api_auth]
+
+    @blp.arguments(RunEventsArgsSchema, location="query")
+    @blp.doc(responses={"200": {"description": "text/event-stream of status, progress, output and log events; "
+                                               "each has an id to resume with Last-Event-ID. Closes when the run "
+                                               "has ended, or after SSE_MAX_SECONDS (reconnect to go on)."}})
+    def get(self, args, run_id):
+        """Server-sent events of a run, resumable with Last-Event-ID; closes when the run ends."""
+        run = service.get_run(current_scope(), run_id)
+        header = request.headers.get("Last-Event-ID", "")
+        after = args.get("last_event_id") or (int(header) if header.isdigit() else 0)
+        if not long_requests.try_acquire():
+            raise AppError("Too many open event streams on this server; retry shortly", status_code=503,
+                           headers={"Retry-After": "2"})
+        limit_seconds = current_app.config["SSE_MAX_SECONDS"]
+        return Response(stream_with_context(_stream(run.id, after, limit_seconds)), mimetype="text/event-stream",
+                        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+def _stream(run_id: str, after: int, limit_seconds: int):
+    from ..models import Run
+    try:
+        started = last_beat = time.monotonic()
+        yield "retry: 1000\n\n"
+        while True:
+            events = events_after(run_id, after)
+            for event in events:
+                after = event.id
+                data = json.dumps({"run_id": run_id, **(event.data or {})}, default=str)
+                yield f"id: {event.id}\nevent: {event.type}\ndata: {data}\n\n"
+            status = db.session.scalar(db.select(Run.status).where(Run.id == run_id))
+            db.session.commit()  # fresh snapshot on the next poll
+            if not events:
+                from ..models import TERMINAL_STATUSES
+                if status in TERMINAL_STATUSES and not events_after(run_id, after, limit=1):
+                    yield "event: end\ndata: {}\n\n"
+                    return
+                if time.monotonic() - started > limit_seconds:
+                    return
+                if time.monotonic() - last_beat > 15:
+                    last_beat = time.monotonic()
+                    yield ": keep-alive\n\n"
+                time.sleep(0.25)
+    finally:
+        db.session.remove()
+        long_requests.release()
 
 
 @blp.route("/runs")
@@ -43,4 +146,5 @@ class RunList(MethodView):
     def get(self, args):
         """Runs, newest first (keyset pagination with next_cursor); filter by deployment, workflow or status."""
         rows, next_cursor = run_list.list_runs(current_scope(), **args)
-        return {"items": [run_view(r, "", include_outputs=False) for r in rows], "next_cursor": next_cursor}
+        return {"items": [run_view(r, "", include_outputs=False, include_queue=False) for r in rows],
+                "next_cursor": next_cursor}

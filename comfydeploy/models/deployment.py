@@ -35,6 +35,7 @@ class Deployment(db.Model):
     description: so.Mapped[str | None] = so.mapped_column(sa.Text)
     showcase_media: so.Mapped[Any] = so.mapped_column(JSONType, nullable=True)
     run_timeout: so.Mapped[int | None] = so.mapped_column(sa.Integer)
+    queue_ttl: so.Mapped[int | None] = so.mapped_column(sa.Integer)
     created_at: so.Mapped[datetime] = created_column()
     updated_at: so.Mapped[datetime] = updated_column()
 

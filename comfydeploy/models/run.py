@@ -57,6 +57,9 @@ class Run(db.Model):
     dispatch_claimed_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime())
     dispatched_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime())
     deadline_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime())
+    # Latest moment the run may still wait for dispatch (queue time-to-live).
+    queue_deadline_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime())
+    webhook_url: so.Mapped[str | None] = so.mapped_column(sa.String(2048))
     created_at: so.Mapped[datetime] = created_column()
     started_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime())
     ended_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime())

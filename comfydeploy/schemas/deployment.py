@@ -23,7 +23,8 @@ class DeploymentSchema(BaseSchema):
     share_slug = fields.String(dump_only=True, allow_none=True)
     description = fields.String(allow_none=True, validate=ma.validate.Length(max=10000))
     showcase_media = fields.List(fields.Nested(ShowcaseItemSchema), allow_none=True)
-    run_timeout = fields.Integer(allow_none=True, metadata={"description": "Seconds a run may take before it ends as timeout."})
+    run_timeout = fields.Integer(allow_none=True, metadata={"description": "Seconds a run may take on the machine before it ends as timeout."})
+    queue_ttl = fields.Integer(allow_none=True, metadata={"description": "Seconds a run may wait for dispatch before it ends as timeout."})
     created_at = fields.DateTime(dump_only=True)
     updated_at = fields.DateTime(dump_only=True)
 

@@ -11,10 +11,24 @@ class RunCreateSchema(BaseSchema):
     deployment_id = fields.String(required=True)
     inputs = fields.Dict(keys=fields.String(), load_default=None, allow_none=True,
                          metadata={"description": "{input_id: value}; see GET /deployment/<id>/inputs."})
+    webhook = fields.String(load_default=None, allow_none=True,
+                            metadata={"description": "URL that receives this run's events, signed with the secret "
+                                                     "from GET /webhook/run-secret (Standard Webhooks)."})
+
+
+class RunCreateArgsSchema(BaseSchema):
+    wait = fields.Integer(load_default=None, allow_none=True, validate=ma.validate.Range(min=0, max=300),
+                          metadata={"description": "Wait up to N seconds (<= 300) for the run to end."})
 
 
 class RunCreatedSchema(BaseSchema):
     run_id = fields.String()
+    status = fields.String()
+
+
+class RunEventsArgsSchema(BaseSchema):
+    last_event_id = fields.Integer(load_default=None, allow_none=True,
+                                   metadata={"description": "Resume after this event (or send Last-Event-ID)."})
 
 
 class RunQuerySchema(BaseSchema):
@@ -45,6 +59,10 @@ class RunSchema(BaseSchema):
     started_at = fields.DateTime(allow_none=True)
     ended_at = fields.DateTime(allow_none=True)
     node_timings = fields.Raw(allow_none=True)
+    queue_position = fields.Integer(allow_none=True, metadata={"description": "1 = next to start on its machine; only while waiting."})
+    estimated_start_at = fields.DateTime(allow_none=True)
+    estimated_finish_at = fields.DateTime(allow_none=True)
+    average_duration = fields.Float(allow_none=True, metadata={"description": "Seconds, over recent successful runs of the deployment."})
     outputs = fields.List(fields.Nested(RunOutputSchema))
 
 

@@ -12,8 +12,9 @@ from ..errors import Invalid, NotFound, Unauthorized
 from ..extensions import db
 from ..machines.client import describe_prompt_error
 from ..models import File, Run, RunLog, RunOutput
-from ..models.base import utcnow
+from ..models.base import new_id, utcnow
 from ..storage import get_storage
+from . import run_hooks
 from .run_state import finish_if_done, transition
 from .runs import token_matches
 
@@ -95,8 +96,9 @@ def apply_update(body: Any, authorization: str | None) -> str:
     if isinstance(gpu_event_id, str) and gpu_event_id:
         db.session.execute(sa.update(Run).where(Run.id == run_id, Run.gpu_event_id.is_(None))
                            .values(gpu_event_id=gpu_event_id[:200]))
+    new_output = None
     if "output_data" in body and body["output_data"] is not None:
-        _store_output(run_id, body["output_data"], body.get("node_meta"))
+        new_output = _store_output(run_id, body["output_data"], body.get("node_meta"))
         done.append("output")
     if "live_status" in body or "progress" in body:
         _store_live_status(run_id, body.get("live_status"), body.get("progress"))
@@ -107,6 +109,8 @@ def apply_update(body: Any, authorization: str | None) -> str:
     if isinstance(body.get("ws_event"), dict):
         done.extend(_apply_ws_event(run_id, body["ws_event"]))
     db.session.commit()
+    if new_output is not None and new_output.kind == "output":
+        run_hooks.output_added(run_id, new_output.id)
     if status:
         if status == "failed":
             transition(run_id, "failed", error=_latest_error(run_id) or "The machine reported a failure")
@@ -118,7 +122,7 @@ def apply_update(body: Any, authorization: str | None) -> str:
     return ",".join(done) or "noop"
 
 
-def _store_output(run_id: str, data: Any, node_meta: Any) -> None:
+def _store_output(run_id: str, data: Any, node_meta: Any) -> RunOutput:
     node_id = node_class = None
     if isinstance(node_meta, dict):
         node_id = str(node_meta.get("node_id"))[:64] if node_meta.get("node_id") is not None else None
@@ -131,9 +135,13 @@ def _store_output(run_id: str, data: Any, node_meta: Any) -> None:
     elif isinstance(data, dict) and ("error" in data or "exception_message" in data):
         kind = "error"
         error = _describe_error(data)
-    db.session.add(RunOutput(run_id=run_id, kind=kind, node_id=node_id, node_class=node_class, data=data))
+    output = RunOutput(id=new_id(), run_id=run_id, kind=kind, node_id=node_id, node_class=node_class, data=data)
+    db.session.add(output)
+    run_hooks.record(run_id, "output", {"output_id": output.id, "kind": kind, "data": data,
+                                        "node_meta": {"node_id": node_id, "node_class": node_class}})
     if error:
         db.session.execute(sa.update(Run).where(Run.id == run_id, Run.error.is_(None)).values(error=error))
+    return output
 
 
 def _describe_error(data: dict[str, Any]) -> str:
@@ -162,7 +170,10 @@ def _store_live_status(run_id: str, live_status: Any, progress: Any) -> None:
         values["progress"] = float(progress)
     if values:
         # Non-terminal runs only: a late live_status must not rewrite a finished run's progress.
-        db.session.execute(sa.update(Run).where(Run.id == run_id, Run.ended_at.is_(None)).values(**values))
+        updated = db.session.execute(
+            sa.update(Run).where(Run.id == run_id, Run.ended_at.is_(None)).values(**values)).rowcount
+        if updated:
+            run_hooks.record(run_id, "progress", values)
 
 
 def _store_logs(run_id: str, log_data: Any) -> None:
@@ -171,6 +182,7 @@ def _store_logs(run_id: str, log_data: Any) -> None:
         text = entry.get("logs") if isinstance(entry, dict) else entry
         if isinstance(text, str) and text:
             db.session.add(RunLog(run_id=run_id, text=text[:MAX_LOG_CHARS]))
+            run_hooks.record(run_id, "log", {"text": text[:MAX_LOG_CHARS]})
 
 
 def _apply_ws_event(run_id: str, event: dict[str, Any]) -> list[str]:

@@ -38,13 +38,14 @@ def _validate_showcase(media: Any) -> list[dict[str, Any]] | None:
 
 def upsert_deployment(scope: Scope, workflow_version_id: str, machine_id: str, environment: str,
                       description: str | None = None, showcase_media: Any = None,
-                      run_timeout: int | None = None) -> tuple[Deployment, bool]:
+                      run_timeout: int | None = None, queue_ttl: int | None = None) -> tuple[Deployment, bool]:
     """Create the deployment of (workflow, environment) or repoint the existing one; returns (row, created)."""
     if environment not in ENVIRONMENTS:
         raise Invalid(f"environment must be one of: {', '.join(ENVIRONMENTS)}",
                       {"environment": [f"Must be one of: {', '.join(ENVIRONMENTS)}."]})
-    if run_timeout is not None and not 1 <= run_timeout <= 7 * 24 * 3600:
-        raise Invalid("run_timeout must be between 1 second and 7 days", {"run_timeout": ["Out of range."]})
+    for name, value in (("run_timeout", run_timeout), ("queue_ttl", queue_ttl)):
+        if value is not None and not 1 <= value <= 7 * 24 * 3600:
+            raise Invalid(f"{name} must be between 1 second and 7 days", {name: ["Out of range."]})
     version = get_version(scope, workflow_version_id)
     machine = get_machine(scope, machine_id)
     media = _validate_showcase(showcase_media)
@@ -60,11 +61,14 @@ def upsert_deployment(scope: Scope, workflow_version_id: str, machine_id: str, e
             existing.showcase_media = media
         if run_timeout is not None:
             existing.run_timeout = run_timeout
+        if queue_ttl is not None:
+            existing.queue_ttl = queue_ttl
         db.session.commit()
         return existing, False
     deployment = Deployment(user_id=scope.user_id, org_id=scope.org_id, workflow_id=version.workflow_id,
                             workflow_version_id=version.id, machine_id=machine.id, environment=environment,
-                            description=description, showcase_media=media, run_timeout=run_timeout)
+                            description=description, showcase_media=media, run_timeout=run_timeout,
+                            queue_ttl=queue_ttl)
     if environment == "public-share":
         workflow = db.session.get(Workflow, version.workflow_id)
         base = slugify(f"{scope_display_name(scope.user_id, scope.org_id)} {workflow.name}")
@@ -76,7 +80,7 @@ def upsert_deployment(scope: Scope, workflow_version_id: str, machine_id: str, e
         # A concurrent request created the same (workflow, environment): update that one instead.
         db.session.rollback()
         return upsert_deployment(scope, workflow_version_id, machine_id, environment, description,
-                                 showcase_media, run_timeout)
+                                 showcase_media, run_timeout, queue_ttl)
     return deployment, True
 
 
@@ -117,11 +121,12 @@ def update_deployment(scope: Scope, deployment_id: str, **fields: Any) -> Deploy
         deployment.description = fields["description"]
     if "showcase_media" in fields:
         deployment.showcase_media = _validate_showcase(fields["showcase_media"])
-    if "run_timeout" in fields:
-        timeout = fields["run_timeout"]
-        if timeout is not None and not 1 <= timeout <= 7 * 24 * 3600:
-            raise Invalid("run_timeout must be between 1 second and 7 days", {"run_timeout": ["Out of range."]})
-        deployment.run_timeout = timeout
+    for name in ("run_timeout", "queue_ttl"):
+        if name in fields:
+            value = fields[name]
+            if value is not None and not 1 <= value <= 7 * 24 * 3600:
+                raise Invalid(f"{name} must be between 1 second and 7 days", {name: ["Out of range."]})
+            setattr(deployment, name, value)
     db.session.commit()
     return deployment
 

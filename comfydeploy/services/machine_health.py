@@ -60,19 +60,31 @@ def machines_to_poll() -> list[str]:
         sa.or_(Machine.last_polled_at.is_(None), Machine.last_polled_at < cutoff))))
 
 
+def machines_with_waiting_runs() -> list[str]:
+    """Machines with a concurrency limit that have runs waiting for dispatch."""
+    return list(db.session.scalars(sa.select(Machine.id).where(
+        Machine.max_concurrency.is_not(None), Machine.disabled.is_(False),
+        sa.exists().where(Run.machine_id == Machine.id, Run.status == "not-started", Run.dispatched_at.is_(None)))))
+
+
 def expire_overdue_runs() -> int:
-    """Runs past their deadline end as timeout; the machine is told to stop them."""
+    """Runs past their deadline, or waiting longer than the queue TTL, end as timeout; the
+    machine is told to stop the ones it already has."""
     now = utcnow()
-    overdue = db.session.execute(sa.select(Run.id, Run.machine_id, Run.dispatched_at, Run.created_at).where(
-        Run.status.not_in(TERMINAL_STATUSES), Run.deadline_at < now)).all()
+    overdue = db.session.execute(sa.select(Run.id, Run.dispatched_at, Run.created_at).where(
+        Run.status.not_in(TERMINAL_STATUSES),
+        sa.or_(Run.deadline_at < now, sa.and_(Run.dispatched_at.is_(None), Run.queue_deadline_at < now))
+    ).order_by(Run.created_at)).all()
     count = 0
     for row in overdue:
-        waited = "waiting for dispatch" if row.dispatched_at is None else "running"
-        limit = (now - (row.dispatched_at or row.created_at)).total_seconds()
-        if transition(row.id, "timeout", error=f"Run timed out after {limit:.0f} s ({waited})"):
+        if row.dispatched_at is None:
+            reason = (f"Run timed out after waiting {(now - row.created_at).total_seconds():.0f} s for a machine "
+                      f"(queue time-to-live)")
+        else:
+            reason = f"Run timed out after {(now - row.dispatched_at).total_seconds():.0f} s on the machine"
+        if transition(row.id, "timeout", error=reason):
             count += 1
-            machine = db.session.get(Machine, row.machine_id) if row.machine_id else None
-            if machine is not None and row.dispatched_at is not None:
-                machine_client.interrupt(
-                    machine_client.MachineTarget(machine.type, machine.endpoint, machine.auth_token), row.id)
+            if row.dispatched_at is not None:
+                from ..tasks.runs import enqueue_interrupt
+                enqueue_interrupt(row.id)
     return count

@@ -56,7 +56,7 @@ def sign_outputs(run: Run, outputs: list[RunOutput], base_url: str) -> list[dict
     return result
 
 
-def run_view(run: Run, base_url: str, include_outputs: bool = True) -> dict[str, Any]:
+def run_view(run: Run, base_url: str, include_outputs: bool = True, include_queue: bool = True) -> dict[str, Any]:
     view = {
         "id": run.id, "status": run.status, "workflow_id": run.workflow_id,
         "workflow_version_id": run.workflow_version_id, "deployment_id": run.deployment_id,
@@ -65,6 +65,9 @@ def run_view(run: Run, base_url: str, include_outputs: bool = True) -> dict[str,
         "created_at": run.created_at, "dispatched_at": run.dispatched_at, "started_at": run.started_at,
         "ended_at": run.ended_at, "node_timings": run.node_timings,
     }
+    if include_queue and not run.is_terminal:
+        from .eta import queue_info
+        view.update(queue_info(run))
     if include_outputs:
         outputs = list(db.session.scalars(
             sa.select(RunOutput).where(RunOutput.run_id == run.id).order_by(RunOutput.seq)))

@@ -2,9 +2,7 @@
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import re
-import socket
 import tempfile
 import time
 from typing import Any
@@ -20,6 +18,7 @@ from ..extensions import db
 from ..models import VolumeModel
 from ..models.base import utcnow
 from ..storage import get_storage
+from .urls import check_http_url, host_is_private
 
 MODEL_FOLDERS = ("checkpoints", "loras", "vae", "controlnet", "upscale_models", "embeddings", "clip", "clip_vision",
                  "unet", "diffusion_models", "text_encoders", "ipadapter", "style_models", "gligen", "hypernetworks",
@@ -27,27 +26,6 @@ MODEL_FOLDERS = ("checkpoints", "loras", "vae", "controlnet", "upscale_models", 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._ -]{0,199}$")
 VOLUME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$")
 CHUNK = 1024 * 1024
-
-
-def _check_url(url: Any) -> str:
-    if not isinstance(url, str) or len(url) > 4096:
-        raise Invalid("url must be an http(s) URL", {"url": ["Must be an http(s) URL."]})
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise Invalid("url must be an http(s) URL with a host", {"url": ["Must be an http(s) URL with a host."]})
-    return url.strip()
-
-
-def _host_is_private(host: str) -> bool:
-    try:
-        infos = socket.getaddrinfo(host, None)
-    except socket.gaierror:
-        return False  # unresolvable: the download fails with a clear reason
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0])
-        if address.is_private or address.is_loopback or address.is_link_local or address.is_reserved:
-            return True
-    return False
 
 
 def request_model(scope: Scope, folder: str, filename: str, url: str, volume: str | None = None) -> VolumeModel:
@@ -62,7 +40,7 @@ def request_model(scope: Scope, folder: str, filename: str, url: str, volume: st
         errors["filename"] = ["A plain file name: letters, digits, '.', '_', '-' and spaces."]
     if errors:
         raise Invalid("Model request is invalid", errors)
-    url = _check_url(url)
+    url = check_http_url(url)
     existing = db.session.scalar(sa.select(VolumeModel).where(
         scope.where(VolumeModel), VolumeModel.volume == volume, VolumeModel.folder == folder,
         VolumeModel.filename == filename, VolumeModel.status.in_(("pending", "downloading", "ready"))))
@@ -101,7 +79,7 @@ def download(model_id: str) -> str:
     limit = current_app.config["MODEL_MAX_BYTES"]
     key = f"models/{model.org_id or model.user_id}/{model.volume}/{model.folder}/{model.filename}"
     host = urlsplit(model.url).hostname or ""
-    if not current_app.config.get("ALLOW_PRIVATE_MODEL_URLS") and _host_is_private(host):
+    if not current_app.config["ALLOW_PRIVATE_MODEL_URLS"] and host_is_private(model.url):
         _update(model_id, status="failed", error=f"Refused: {host} is a private or loopback address",
                 finished_at=utcnow())
         return "failed"

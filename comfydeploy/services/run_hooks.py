@@ -1,0 +1,42 @@
+"""What follows a change to a run: its event log (for server-sent events), webhooks, and the
+machine's queue moving on when a run ends."""
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from ..extensions import db
+from ..models import TERMINAL_STATUSES, Machine, Run, RunEvent
+
+STATUS_WEBHOOKS = {"running": "run.started", "success": "run.succeeded", "failed": "run.failed",
+                   "cancelled": "run.cancelled", "timeout": "run.timeout"}
+
+
+def record(run_id: str, event_type: str, data: Any) -> None:
+    """Add an event to the run's log, in the caller's transaction."""
+    db.session.add(RunEvent(run_id=run_id, type=event_type, data=data))
+
+
+def status_changed(run_id: str, status: str) -> None:
+    """After a committed status change: notify webhooks, and free the machine's slot."""
+    event_type = STATUS_WEBHOOKS.get(status)
+    if event_type:
+        from .webhooks import trigger
+        trigger(run_id, event_type)
+    if status in TERMINAL_STATUSES:
+        machine_id = db.session.scalar(sa.select(Run.machine_id).where(Run.id == run_id))
+        if machine_id and db.session.scalar(sa.select(Machine.max_concurrency).where(Machine.id == machine_id)):
+            from ..tasks.runs import enqueue_machine_queue
+            enqueue_machine_queue(machine_id)
+
+
+def output_added(run_id: str, output_id: str) -> None:
+    """After a committed output: notify webhooks that asked for run.output."""
+    from .webhooks import trigger
+    trigger(run_id, "run.output", {"output_id": output_id})
+
+
+def events_after(run_id: str, after_id: int, limit: int = 500) -> list[RunEvent]:
+    return list(db.session.scalars(sa.select(RunEvent).where(RunEvent.run_id == run_id, RunEvent.id > after_id)
+                                   .order_by(RunEvent.id).limit(limit)))
