@@ -3,6 +3,7 @@ is set (shared by every process), else in process memory."""
 from __future__ import annotations
 
 import hashlib
+import time
 
 from flask import Flask, current_app, request
 from flask_limiter import Limiter
@@ -45,17 +46,15 @@ def init_limits(app: Flask) -> None:
                               if url.startswith("unix://") else url)
     else:
         app.config.setdefault("RATELIMIT_STORAGE_URI", "memory://")
+    # flask-limiter would put Retry-After on every response; keep that header for 429 (and 503) only.
+    app.config.setdefault("RATELIMIT_HEADER_RETRY_AFTER", "X-RateLimit-Retry-After")
     limiter.init_app(app)
 
     @app.errorhandler(429)
     def _too_many(exc):
         response = json_error(429, f"Rate limit exceeded ({exc.description}); slow down and retry after the "
                                    f"Retry-After delay")
-        retry_after = getattr(exc, "retry_after", None)
-        if retry_after is None:
-            current_limit = getattr(limiter, "current_limit", None)
-            if current_limit is not None:
-                import time
-                retry_after = max(1, int(current_limit.reset_at - time.time()))
-        response.headers["Retry-After"] = str(retry_after or 1)
+        current_limit = limiter.current_limit
+        retry_after = max(1, int(current_limit.reset_at - time.time())) if current_limit is not None else 1
+        response.headers["Retry-After"] = str(retry_after)
         return response
