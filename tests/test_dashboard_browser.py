@@ -6,7 +6,7 @@ import requests
 
 from browser import PageWatch, screenshot
 from conftest import sample_workflow_api
-from live import wait_for, work
+from live import Api, setup_deployment, wait_for, work
 
 PASSWORD = "correct horse battery"
 
@@ -210,3 +210,46 @@ def test_auth_request_page_in_browser(app, live, context, alice):
     page.wait_for_selector("text=Access granted")
     screenshot(page, "auth-request")
     assert requests.get(f"{live.url}/api/auth-response/plugin-req-1", timeout=10).status_code == 200
+
+
+def test_webhooks_page_and_cancel_button(app, live, context, sim, alice):
+    app.config["ALLOW_PRIVATE_WEBHOOK_URLS"] = True
+    try:
+        from test_run_control import Receiver
+        receiver = Receiver()
+        session = requests.Session()
+        session.headers.update(alice.headers)
+        sim.node_delay = 2
+        page = context.new_page()
+        watch = PageWatch(page)
+        log_in(page, alice.email)
+        page.click("nav >> text=Webhooks")
+        page.fill("#webhooks-panel input[name=url]", receiver.url)
+        page.check("#webhooks-panel input[value='run.cancelled']")
+        page.click("#webhooks-panel button[type=submit]")
+        secret = page.locator("#webhook-secret").inner_text().strip()
+        assert secret.startswith("whsec_")
+        setup = setup_deployment(Api(live.url, alice.headers), sim.url, sample_workflow_api(text_input=False))
+        run_id = session.post(f"{live.url}/api/run", json={"deployment_id": setup["deployment"]["id"]},
+                              timeout=10).json()["run_id"]
+        page.goto(f"/runs/{run_id}")
+        page.wait_for_selector("[data-queue-position='1']")
+        work(app)
+        page.wait_for_selector("#run-live [data-status=running]", timeout=15000)
+        page.once("dialog", lambda dialog: dialog.accept())
+        page.click("text=Cancel run")
+        page.wait_for_selector("#run-live [data-status=cancelled]")
+        work(app)  # interrupt and the run.cancelled delivery
+        page.goto("/webhooks")
+        row = page.locator("tr[data-delivery]").first
+        assert "run.cancelled" in row.inner_text() and "succeeded" in row.inner_text()
+        assert receiver.events() == ["run.cancelled"]
+        screenshot(page, "webhooks")
+        page.click("tr[data-delivery] >> text=Redeliver")
+        page.wait_for_selector("text=queued again")
+        work(app)
+        assert receiver.events() == ["run.cancelled", "run.cancelled"]
+        assert watch.errors == []
+        receiver.server.shutdown()
+    finally:
+        app.config["ALLOW_PRIVATE_WEBHOOK_URLS"] = False

@@ -7,10 +7,10 @@ from ..extensions import csrf
 
 
 def register_web(app: Flask) -> None:
-    from . import auth, deployments, home, keys, machines, runs, workflows
+    from . import auth, deployments, home, keys, machines, runs, webhooks, workflows
     from .filters import register_filters
 
-    for module in (auth, home, keys, machines, workflows, deployments, runs):
+    for module in (auth, home, keys, machines, workflows, deployments, runs, webhooks):
         app.register_blueprint(module.bp)
     register_filters(app)
 

@@ -31,6 +31,14 @@ def detail(run_id: str):
     return render_template("runs/detail.html", run=run, view=run_view(run, public_base_url()))
 
 
+@bp.route("/runs/<run_id>/cancel", methods=["POST"])
+@login_required
+def cancel(run_id: str):
+    """Cancel a queued or running run; the live part re-renders."""
+    run = service.cancel_run(page_scope(), run_id)
+    return render_template("runs/_live.html", run=run, view=run_view(run, public_base_url()))
+
+
 @bp.route("/runs/<run_id>/live")
 @login_required
 def live(run_id: str):
