@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test clean
+.PHONY: install run test clean bench
 
 $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,3 +25,7 @@ test: $(STAMP)
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache tests/artifacts
+
+## Benchmarks of the hot paths (needs wrk, PostgreSQL and Redis; see bench/run.py).
+bench: $(STAMP)
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
