@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import hmac
+import json
+import time
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any, Callable
 
 import sqlalchemy as sa
@@ -84,22 +86,83 @@ def register_jwt_loaders() -> None:
         return key is None
 
 
-def _load_key(payload: dict[str, Any]) -> ApiKey | None:
+KEY_CACHE = "cd:apikey:"
+TOUCH_MARK = "cd:apikey-touch:"
+KEY_CACHE_TTL = 300
+
+
+@dataclass(frozen=True)
+class KeyRecord:
+    """What authentication needs of an API key; cached in Redis so requests skip a database read."""
+
+    id: str
+    user_id: str
+    org_id: str | None
+    key_hash: str
+    expires_at: float | None
+    revoked: bool
+
+    def dumps(self) -> str:
+        return json.dumps([self.id, self.user_id, self.org_id, self.key_hash, self.expires_at, self.revoked])
+
+    @classmethod
+    def loads(cls, raw: bytes) -> "KeyRecord":
+        return cls(*json.loads(raw))
+
+    @classmethod
+    def of(cls, row: ApiKey) -> "KeyRecord":
+        return cls(row.id, row.user_id, row.org_id, row.key_hash,
+                   row.expires_at.timestamp() if row.expires_at else None, row.revoked_at is not None)
+
+
+def forget_key(key_id: str) -> None:
+    """After a revocation commits: replace the cached record so the very next request sees it.
+
+    A plain SET overwrites any cached copy; requests populate the cache with SET NX, so a read that
+    raced the revocation cannot put a stale "valid" record back."""
+    from .queue import redis_connection
+    record = KeyRecord(key_id, "", None, "", None, True)
+    redis_connection().set(KEY_CACHE + key_id, record.dumps(), ex=KEY_CACHE_TTL)
+
+
+def _key_record(key_id: str) -> tuple[KeyRecord | None, bool]:
+    """(record, due for a last-used write), with one Redis round trip in the common case."""
+    from .queue import redis_connection
+    conn = redis_connection()
+    interval = current_app.config["API_KEY_TOUCH_INTERVAL"]
+    pipe = conn.pipeline(transaction=False)
+    pipe.get(KEY_CACHE + key_id)
+    if interval > 0:
+        pipe.set(TOUCH_MARK + key_id, b"1", nx=True, ex=interval)
+    replies = pipe.execute()
+    due = bool(replies[1]) if interval > 0 else True
+    if replies[0] is not None:
+        return KeyRecord.loads(replies[0]), due
+    row = db.session.get(ApiKey, key_id)
+    if row is None:
+        return None, False
+    record = KeyRecord.of(row)
+    conn.set(KEY_CACHE + key_id, record.dumps(), ex=KEY_CACHE_TTL, nx=True)
+    return record, due
+
+
+def _load_key(payload: dict[str, Any]) -> KeyRecord | None:
     key_id = payload.get("jti")
     if not key_id:
         return None
-    key = db.session.get(ApiKey, key_id)
+    key, due = _key_record(key_id)
     token = request.headers.get("Authorization", "").partition(" ")[2].strip()
-    if key is None or key.revoked_at is not None or key.key_hash != hash_token(token):
+    if key is None or key.revoked or not hmac.compare_digest(key.key_hash, hash_token(token)):
         return None
     if key.user_id != payload.get("user_id") or key.org_id != payload.get("org_id"):
         return None
-    if key.expires_at is not None and key.expires_at <= utcnow():
+    if key.expires_at is not None and key.expires_at <= time.time():
         return None
     if key.org_id and not db.session.scalar(
             sa.select(Membership.id).where(Membership.org_id == key.org_id, Membership.user_id == key.user_id)):
         return None  # no longer a member: the key no longer speaks for the organisation
     g.api_key = key
+    g.api_key_touch = due
     return key
 
 
@@ -111,12 +174,9 @@ def api_auth(view: Callable) -> Callable:
         verify_jwt_in_request()
         claims = get_jwt()
         g.scope = Scope(user_id=claims["user_id"], org_id=claims.get("org_id"))
-        key: ApiKey = g.api_key
-        now = utcnow()
-        interval = timedelta(seconds=current_app.config["API_KEY_TOUCH_INTERVAL"])
-        if key.last_used_at is None or now - key.last_used_at > interval:
-            # Coarse "last used" so hot paths do not write on every request.
-            db.session.execute(sa.update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=now))
+        if g.api_key_touch:
+            # Coarse "last used" (once per API_KEY_TOUCH_INTERVAL) so hot paths do not write each time.
+            db.session.execute(sa.update(ApiKey).where(ApiKey.id == g.api_key.id).values(last_used_at=utcnow()))
             db.session.commit()
         return view(*args, **kwargs)
 

@@ -79,7 +79,9 @@ def load_config(instance_path: Path, env: Mapping[str, str] | None = None) -> di
         "SECRET_KEY": secret("SECRET_KEY"),
         "JWT_SECRET_KEY": secret("JWT_SECRET_KEY"),
         "SQLALCHEMY_DATABASE_URI": database_url,
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # No pre-ping: it costs a round trip per request. Dropped connections are detected on use and
+        # replaced; pool_recycle retires connections before servers or proxies time them out.
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": _bool(env.get("DB_POOL_PRE_PING")), "pool_recycle": 1800},
         "REDIS_URL": env.get("REDIS_URL") or None,
         "EMBEDDED_REDIS_PATH": str(instance_path / "redis.db"),
         "PUBLIC_BASE_URL": (env.get("PUBLIC_BASE_URL") or "").rstrip("/") or None,

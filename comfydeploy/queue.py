@@ -43,4 +43,8 @@ def enqueue(func: Callable, *args: Any, queue: str = "default", job_id: str | No
     if delay:
         from datetime import timedelta
         return q.enqueue_in(timedelta(seconds=delay), func, *args, **options, **kwargs)
-    return q.enqueue(func, *args, **options, **kwargs)
+    # One round trip: RQ writes the job hash and pushes it onto the queue through one pipeline.
+    with q.connection.pipeline() as pipe:
+        job = q.enqueue(func, *args, pipeline=pipe, **options, **kwargs)
+        pipe.execute()
+    return job

@@ -35,7 +35,7 @@ def run_limit() -> str:
 
 
 limiter = Limiter(key_func=api_key_identity, default_limits=[default_limit], default_limits_exempt_when=_exempt,
-                  headers_enabled=True, strategy="moving-window")
+                  headers_enabled=True, strategy="fixed-window")  # one cheap INCR per request
 
 
 def init_limits(app: Flask) -> None:

@@ -9,6 +9,9 @@ import requests
 
 SERVERLESS_TYPES = ("runpod-serverless", "modal-serverless", "comfy-deploy-serverless")
 MAX_REPLY_BYTES = 2 * 1024 * 1024
+# One pooled session per worker process: keep-alive connections to machines save a TCP handshake
+# per dispatch (workers run jobs one at a time, so the session is not shared across threads).
+_http = requests.Session()
 
 
 class TransientDispatchError(Exception):
@@ -61,7 +64,7 @@ def dispatch(machine: MachineTarget, payload: dict[str, Any], connect_timeout: f
         raise PermanentDispatchError("Machine has no auth_token; RunPod endpoints need one")
     body = {"input": payload} if machine.type in SERVERLESS_TYPES else payload
     try:
-        response = requests.post(run_url(machine), data=json.dumps(body), headers=_headers(machine),
+        response = _http.post(run_url(machine), data=json.dumps(body), headers=_headers(machine),
                                  timeout=(connect_timeout, read_timeout), allow_redirects=False)
     except requests.exceptions.ConnectTimeout as exc:
         raise TransientDispatchError(f"connect timeout after {connect_timeout}s") from exc

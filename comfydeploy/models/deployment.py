@@ -39,6 +39,6 @@ class Deployment(db.Model):
     created_at: so.Mapped[datetime] = created_column()
     updated_at: so.Mapped[datetime] = updated_column()
 
-    workflow: so.Mapped["Workflow"] = so.relationship(lazy="joined")  # noqa: F821
+    workflow: so.Mapped["Workflow"] = so.relationship()  # noqa: F821
     version: so.Mapped["WorkflowVersion"] = so.relationship()  # noqa: F821
     machine: so.Mapped["Machine"] = so.relationship()  # noqa: F821

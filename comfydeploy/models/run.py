@@ -22,7 +22,10 @@ RUN_ORIGINS = ("api", "manual", "public-share")
 class Run(db.Model):
     __tablename__ = "runs"
     __table_args__ = (
-        sa.Index("ix_runs_user_scope", "user_id", "org_id", "created_at", "id"),
+        # Personal scope is "user_id = ? AND org_id IS NULL": PostgreSQL only reads rows in index order
+        # for it from a partial index (IS NULL is not an equality for ordering purposes).
+        sa.Index("ix_runs_personal", "user_id", "created_at", "id", postgresql_where=sa.text("org_id IS NULL"),
+                 sqlite_where=sa.text("org_id IS NULL")),
         sa.Index("ix_runs_org_scope", "org_id", "created_at", "id"),
         sa.Index("ix_runs_deployment", "deployment_id", "created_at", "id"),
         sa.Index("ix_runs_workflow", "workflow_id", "created_at", "id"),

@@ -15,6 +15,8 @@ class Workflow(db.Model):
     __tablename__ = "workflows"
     __table_args__ = (
         sa.Index("ix_workflows_user_scope", "user_id", "org_id", "updated_at"),
+        sa.Index("ix_workflows_personal", "user_id", "updated_at", "id", postgresql_where=sa.text("org_id IS NULL"),
+                 sqlite_where=sa.text("org_id IS NULL")),
         sa.Index("ix_workflows_org_scope", "org_id", "updated_at"),
     )
 

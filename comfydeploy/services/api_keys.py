@@ -6,7 +6,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 from flask_jwt_extended import create_access_token
 
-from ..auth import Scope, hash_token
+from ..auth import Scope, forget_key, hash_token
 from ..errors import Invalid, NotFound
 from ..extensions import db
 from ..models import ApiKey
@@ -61,6 +61,7 @@ def revoke_api_key(scope: Scope, key_id: str) -> ApiKey:
     if key.revoked_at is None:
         key.revoked_at = utcnow()
         db.session.commit()
+    forget_key(key.id)
     return key
 
 
@@ -72,4 +73,5 @@ def revoke_by_id(key_id: str) -> ApiKey:
     if key.revoked_at is None:
         key.revoked_at = utcnow()
         db.session.commit()
+    forget_key(key.id)
     return key

@@ -18,7 +18,8 @@ def keyset_page(query: sa.Select, model: Any, time_column: Any, scope: Scope, li
             sa.select(time_column, model.id).where(model.id == cursor, scope.where(model))).first()
         if after is None:
             raise Invalid(f"cursor is not a {noun} of yours", {"cursor": ["Unknown cursor."]})
-        query = query.where(sa.or_(time_column < after[0], sa.and_(time_column == after[0], model.id < after[1])))
+        # A row comparison lets the database seek straight into the (time, id) index.
+        query = query.where(sa.tuple_(time_column, model.id) < sa.tuple_(after[0], after[1]))
     rows = list(db.session.scalars(query.order_by(time_column.desc(), model.id.desc()).limit(limit + 1)))
     next_cursor = rows[limit - 1].id if len(rows) > limit else None
     return rows[:limit], next_cursor

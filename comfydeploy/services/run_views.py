@@ -27,7 +27,9 @@ def _file_id_from_url(url: Any) -> str | None:
 
 def sign_outputs(run: Run, outputs: list[RunOutput], base_url: str) -> list[dict[str, Any]]:
     """Outputs with every media item's url replaced by a fresh signed URL (private storage)."""
-    files = list(db.session.scalars(sa.select(File).where(File.run_id == run.id).order_by(File.created_at)))
+    has_media = any(isinstance(o.data, dict) and any(o.data.get(k) for k in URL_KEYS) for o in outputs)
+    files = list(db.session.scalars(sa.select(File).where(File.run_id == run.id).order_by(File.created_at))) \
+        if has_media else []
     by_id = {f.id: f for f in files}
     by_name: dict[str, list[File]] = {}
     for f in files:
