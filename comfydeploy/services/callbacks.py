@@ -93,7 +93,8 @@ def apply_update(body: Any, authorization: str | None) -> str:
         raise NotFound(f"Run {run_id} not found")
     done: list[str] = []
     gpu_event_id = body.get("gpu_event_id")
-    if isinstance(gpu_event_id, str) and gpu_event_id:
+    if status and isinstance(gpu_event_id, str) and gpu_event_id:
+        # Every callback repeats it; recording it once, with a status, saves a write per callback.
         db.session.execute(sa.update(Run).where(Run.id == run_id, Run.gpu_event_id.is_(None))
                            .values(gpu_event_id=gpu_event_id[:200]))
     new_output = None

@@ -21,15 +21,15 @@ def allowed_from(new_status: str) -> list[str]:
 
 
 def _apply(run_id: str, new_status: str, conditions: list, values: dict) -> bool:
-    changed = db.session.execute(
-        sa.update(Run).where(Run.id == run_id, Run.status.in_(allowed_from(new_status)), *conditions).values(**values)
-    ).rowcount == 1
+    if new_status in TERMINAL_STATUSES:
+        values = {**values, "started_at": sa.func.coalesce(Run.started_at, Run.dispatched_at)}
+    row = db.session.execute(
+        sa.update(Run).where(Run.id == run_id, Run.status.in_(allowed_from(new_status)), *conditions)
+        .values(**values).returning(Run.error).execution_options(synchronize_session=False)
+    ).first()
+    changed = row is not None
     if changed:
-        if new_status in TERMINAL_STATUSES:
-            db.session.execute(sa.update(Run).where(Run.id == run_id).values(
-                started_at=sa.func.coalesce(Run.started_at, Run.dispatched_at)))
-        error = db.session.scalar(sa.select(Run.error).where(Run.id == run_id))
-        run_hooks.record(run_id, "status", {"status": new_status, "error": error})
+        run_hooks.record(run_id, "status", {"status": new_status, "error": row.error})
     db.session.commit()
     if changed:
         run_hooks.status_changed(run_id, new_status)
