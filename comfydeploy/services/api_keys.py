@@ -12,6 +12,7 @@ from ..extensions import db
 from ..models import ApiKey
 from ..models.base import new_id, utcnow
 from .users import is_member
+from .scoped import get_owned
 
 
 def create_api_key(scope: Scope, name: str, expires_in: int | None = None, source: str = "api",
@@ -49,10 +50,7 @@ def list_api_keys(scope: Scope, include_revoked: bool = False) -> list[ApiKey]:
 
 
 def get_api_key(scope: Scope, key_id: str) -> ApiKey:
-    key = db.session.scalar(sa.select(ApiKey).where(ApiKey.id == key_id, scope.where(ApiKey)))
-    if key is None:
-        raise NotFound(f"API key {key_id} not found")
-    return key
+    return get_owned(ApiKey, key_id, scope, "API key")
 
 
 def revoke_api_key(scope: Scope, key_id: str) -> ApiKey:

@@ -9,12 +9,13 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from ..auth import Scope
-from ..errors import Invalid, NotFound
+from ..errors import Invalid
 from ..extensions import db
 from ..models import ENVIRONMENTS, Deployment, Workflow, WorkflowVersion
 from .machines import get_machine
 from .users import scope_display_name
 from .workflows import get_version
+from .scoped import get_owned
 
 
 def slugify(text: str) -> str:
@@ -99,11 +100,7 @@ def list_deployments(scope: Scope, workflow_id: str | None = None) -> list[Deplo
 
 
 def get_deployment(scope: Scope, deployment_id: str) -> Deployment:
-    deployment = db.session.scalar(
-        sa.select(Deployment).where(Deployment.id == deployment_id, scope.where(Deployment)))
-    if deployment is None:
-        raise NotFound(f"Deployment {deployment_id} not found")
-    return deployment
+    return get_owned(Deployment, deployment_id, scope, "Deployment")
 
 
 def update_deployment(scope: Scope, deployment_id: str, **fields: Any) -> Deployment:

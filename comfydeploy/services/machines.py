@@ -7,9 +7,10 @@ from urllib.parse import urlsplit
 import sqlalchemy as sa
 
 from ..auth import Scope
-from ..errors import Conflict, Invalid, NotFound
+from ..errors import Conflict, Invalid
 from ..extensions import db
 from ..models import MACHINE_GPUS, MACHINE_STATUSES, MACHINE_TYPES, Deployment, Machine
+from .scoped import get_owned
 
 EDITABLE = ("name", "endpoint", "type", "auth_token", "disabled", "gpu", "snapshot", "models", "status",
             "max_concurrency")
@@ -73,10 +74,7 @@ def list_machines(scope: Scope) -> list[Machine]:
 
 
 def get_machine(scope: Scope, machine_id: str) -> Machine:
-    machine = db.session.scalar(sa.select(Machine).where(Machine.id == machine_id, scope.where(Machine)))
-    if machine is None:
-        raise NotFound(f"Machine {machine_id} not found")
-    return machine
+    return get_owned(Machine, machine_id, scope, "Machine")
 
 
 def update_machine(scope: Scope, machine_id: str, **fields: Any) -> Machine:

@@ -6,16 +6,16 @@ import hmac
 from datetime import timedelta
 from typing import Any
 
-import sqlalchemy as sa
 from flask import current_app
 
 from ..auth import Scope
-from ..errors import Conflict, Invalid, NotFound
+from ..errors import Conflict, Invalid
 from ..extensions import db
 from ..models import Deployment, Machine, Run, WorkflowVersion
 from ..models.base import utcnow
 from .inputs import coerce_inputs, input_schema
 from .run_state import transition
+from .scoped import get_owned
 
 
 def cd_token(run_id: str) -> str:
@@ -47,10 +47,7 @@ def create_run(scope: Scope, deployment_id: str, inputs: dict[str, Any] | None, 
     """Start a run of a deployment: check the request, commit the run (not-started), enqueue its dispatch."""
     if not isinstance(deployment_id, str) or not deployment_id:
         raise Invalid("deployment_id is required", {"deployment_id": ["Missing data for required field."]})
-    deployment = db.session.scalar(
-        sa.select(Deployment).where(Deployment.id == deployment_id, scope.where(Deployment)))
-    if deployment is None:
-        raise NotFound(f"Deployment {deployment_id} not found")
+    deployment = get_owned(Deployment, deployment_id, scope, "Deployment")
     version = db.session.get(WorkflowVersion, deployment.workflow_version_id)
     machine = db.session.get(Machine, deployment.machine_id)
     return _start(scope, version, machine, deployment, inputs, base_url, api_key_id, origin, webhook)
@@ -98,10 +95,7 @@ def _start(scope: Scope, version: WorkflowVersion, machine: Machine, deployment:
 
 
 def get_run(scope: Scope, run_id: str) -> Run:
-    run = db.session.scalar(sa.select(Run).where(Run.id == run_id, scope.where(Run)))
-    if run is None:
-        raise NotFound(f"Run {run_id} not found")
-    return run
+    return get_owned(Run, run_id, scope, "Run")
 
 
 def cancel_run(scope: Scope, run_id: str) -> Run:

@@ -20,10 +20,11 @@ from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
 from ..auth import Scope
-from ..errors import Conflict, Invalid, NotFound
+from ..errors import Conflict, Invalid
 from ..extensions import db
 from ..models import WEBHOOK_EVENTS, Run, RunOutput, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from ..models.base import new_id, utcnow
+from .scoped import get_owned
 from .urls import check_http_url, host_is_private
 
 
@@ -79,11 +80,7 @@ def list_endpoints(scope: Scope) -> list[WebhookEndpoint]:
 
 
 def get_endpoint(scope: Scope, endpoint_id: str) -> WebhookEndpoint:
-    endpoint = db.session.scalar(sa.select(WebhookEndpoint).where(WebhookEndpoint.id == endpoint_id,
-                                                                  scope.where(WebhookEndpoint)))
-    if endpoint is None:
-        raise NotFound(f"Webhook endpoint {endpoint_id} not found")
-    return endpoint
+    return get_owned(WebhookEndpoint, endpoint_id, scope, "Webhook endpoint")
 
 
 def update_endpoint(scope: Scope, endpoint_id: str, **fields: Any) -> WebhookEndpoint:
@@ -244,10 +241,7 @@ def attempts_of(delivery_ids: list[str]) -> dict[str, list[WebhookAttempt]]:
 
 def redeliver(scope: Scope, delivery_id: str) -> WebhookDelivery:
     """Send a delivery again now (after it succeeded or gave up)."""
-    delivery = db.session.scalar(sa.select(WebhookDelivery).where(WebhookDelivery.id == delivery_id,
-                                                                  scope.where(WebhookDelivery)))
-    if delivery is None:
-        raise NotFound(f"Delivery {delivery_id} not found")
+    delivery = get_owned(WebhookDelivery, delivery_id, scope, "Delivery")
     if delivery.status == "pending":
         raise Conflict("This delivery is still being attempted")
     delivery.status = "pending"

@@ -12,6 +12,7 @@ from ..extensions import db
 from ..models import Workflow, WorkflowVersion
 from ..models.base import utcnow
 from .pagination import keyset_page
+from .scoped import get_owned
 
 MAX_NODES = 5000
 
@@ -36,10 +37,7 @@ def validate_workflow_api(workflow_api: Any) -> None:
 
 
 def get_workflow(scope: Scope, workflow_id: str) -> Workflow:
-    workflow = db.session.scalar(sa.select(Workflow).where(Workflow.id == workflow_id, scope.where(Workflow)))
-    if workflow is None:
-        raise NotFound(f"Workflow {workflow_id} not found")
-    return workflow
+    return get_owned(Workflow, workflow_id, scope, "Workflow")
 
 
 def push_workflow(scope: Scope, workflow_api: dict, workflow: Any = None, snapshot: Any = None,

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, make_response, render_template, request, url_for
+from flask import Blueprint, render_template, request, url_for
 
 from ..api.base_url import public_base_url
 from ..auth import login_required, page_scope
@@ -14,7 +14,7 @@ from ..services import machines as machine_service
 from ..services import workflows as workflow_service
 from ..services.inputs import input_schema
 from ..services.run_list import list_runs
-from .htmx import form_errors, rejected
+from .htmx import form_errors, hx_redirect, rejected
 
 bp = Blueprint("deployments_page", __name__)
 
@@ -51,9 +51,7 @@ def create():
                                                   request.form.get("environment", ""))
     except AppError as exc:
         return render_template("deployments/_form_errors.html", errors=form_errors(exc) or {"form": exc.message}), rejected(422)
-    response = make_response("", 204)
-    response.headers["HX-Redirect"] = url_for("deployments_page.detail", deployment_id=deployment.id)
-    return response
+    return hx_redirect(url_for("deployments_page.detail", deployment_id=deployment.id))
 
 
 @bp.route("/deployments/<deployment_id>")
@@ -77,6 +75,4 @@ def detail(deployment_id: str):
 def delete(deployment_id: str):
     """Delete a deployment (its runs stay)."""
     service.delete_deployment(page_scope(), deployment_id)
-    response = make_response("", 204)
-    response.headers["HX-Redirect"] = url_for("deployments_page.index")
-    return response
+    return hx_redirect(url_for("deployments_page.index"))

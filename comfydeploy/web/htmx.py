@@ -35,3 +35,11 @@ def rejected(code: int) -> int:
     """Status for a form answered with inline errors: 200 for HTMX (the fragment carries the
     errors and browsers log no failed request), the real 4xx for plain form posts."""
     return 200 if is_htmx() else code
+
+
+def hx_redirect(url: str):
+    """An empty answer telling HTMX to load another page."""
+    from flask import make_response
+    response = make_response("", 204)
+    response.headers["HX-Redirect"] = url
+    return response

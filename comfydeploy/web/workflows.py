@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, jsonify, make_response, render_template, request, url_for
+from flask import Blueprint, abort, jsonify, render_template, request, url_for
 
 from ..api.base_url import public_base_url
 from ..auth import login_required, page_scope
@@ -16,7 +16,7 @@ from ..services import runs as run_service
 from ..services import workflows as service
 from ..services.inputs import input_schema
 from ..services.run_list import list_runs
-from .htmx import form_errors, rejected
+from .htmx import form_errors, hx_redirect, rejected
 
 bp = Blueprint("workflows_page", __name__)
 
@@ -89,9 +89,7 @@ def run(workflow_id: str):
     except AppError as exc:
         context.update(errors=form_errors(exc) or {"form": exc.message}, values=request.form)
         return render_template("workflows/_run_form.html", **context), rejected(422)
-    response = make_response("", 204)
-    response.headers["HX-Redirect"] = url_for("runs_page.detail", run_id=created.id)
-    return response
+    return hx_redirect(url_for("runs_page.detail", run_id=created.id))
 
 
 @bp.route("/workflows/<workflow_id>/upload", methods=["POST"])
@@ -131,6 +129,4 @@ def deploy(workflow_id: str):
 def delete(workflow_id: str):
     """Delete a workflow with its versions, deployments and runs."""
     service.delete_workflow(page_scope(), workflow_id)
-    response = make_response("", 204)
-    response.headers["HX-Redirect"] = url_for("workflows_page.index")
-    return response
+    return hx_redirect(url_for("workflows_page.index"))
