@@ -25,6 +25,13 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
 
 
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...], default: str) -> str:
+    value = (env.get(name) or default).strip().lower()
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of: {', '.join(choices)}")
+    return value
+
+
 class ConfigError(RuntimeError):
     """A setting is missing or malformed."""
 
@@ -90,6 +97,7 @@ def load_config(instance_path: Path, env: Mapping[str, str] | None = None) -> di
         "CALLBACK_MAX_BYTES": _int(env, "CALLBACK_MAX_BYTES", 5 * 1024 * 1024),
         # Callbacks from machines.
         "ALLOW_TOKENLESS_CALLBACKS": _bool(env.get("ALLOW_TOKENLESS_CALLBACKS")),
+        "CALLBACK_PROCESSING": _choice(env, "CALLBACK_PROCESSING", ("inline", "stream"), "inline"),
         # Storage.
         "STORAGE_BACKEND": storage,
         "STORAGE_LOCAL_PATH": env.get("STORAGE_LOCAL_PATH") or str(instance_path / "storage"),

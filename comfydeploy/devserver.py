@@ -88,6 +88,8 @@ def up(host: str, port: int, machine_port: int, workers: int, no_simulator: bool
         machine_id = _ensure_sim_machine(email, machine_url)
     spawn("worker", flask + ["rq", "worker"])
     spawn("webhook worker", flask + ["rq", "worker", "webhooks"])
+    if app.config["CALLBACK_PROCESSING"] == "stream":
+        spawn("callback consumer", flask + ["rq", "callbacks"])
     spawn("scheduler", flask + ["rq", "scheduler"])
     spawn("web", [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}", "--workers", str(workers),
                   "--worker-class", "gthread", "--threads", "8", "--timeout", "60", "--access-logfile", "-",

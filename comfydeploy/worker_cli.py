@@ -43,6 +43,16 @@ def worker(queues: tuple[str, ...], burst: bool, fork: bool) -> None:
     w.work(burst=burst, with_scheduler=True, logging_level="INFO")
 
 
+@rq_cli.command("callbacks")
+@click.option("--burst", is_flag=True, help="Stop when the callback stream is empty.")
+def callbacks(burst: bool) -> None:
+    """Apply machine callbacks queued with CALLBACK_PROCESSING=stream."""
+    from .services.callback_stream import consume
+    applied = consume(burst=burst)
+    if burst:
+        click.echo(f"applied {applied} callbacks")
+
+
 @rq_cli.command("scheduler")
 @click.option("--once", is_flag=True, help="Enqueue the periodic jobs once and exit.")
 def scheduler(once: bool) -> None:

@@ -24,7 +24,13 @@ class UpdateRun(MethodView):
             body = json.loads(request.get_data(cache=False))
         except ValueError:
             raise Invalid("Body must be JSON")
-        service.apply_update(body, request.headers.get("Authorization"))
+        run_id = service.accept_update(body, request.headers.get("Authorization"))
+        if run_id is not None:
+            if current_app.config["CALLBACK_PROCESSING"] == "stream":
+                from ..services.callback_stream import push
+                push(run_id, body)
+            else:
+                service.apply_accepted(run_id, body)
         return jsonify(message="success")
 
 

@@ -74,20 +74,32 @@ def _has_media(output: Any, data: dict[str, Any] | None = None) -> bool:
     return False
 
 
-def apply_update(body: Any, authorization: str | None) -> str:
-    """Apply one callback; returns what was done (for logs and tests)."""
+def accept_update(body: Any, authorization: str | None) -> str | None:
+    """Validate and authenticate one callback: its run id when it needs the database, else None."""
     if not isinstance(body, dict):
         raise Invalid("Body must be a JSON object with run_id")
     if "run_id" in body and body["run_id"] is None:
         # A node that queued a prompt without prompt_id leaks events with run_id null (node trace
         # no_prompt_id): nothing to update, and answering 200 stops its retries.
-        return "ignored"
+        return None
     run_id = authenticate(body.get("run_id"), authorization)
     status = body.get("status")
     if status is not None and status not in ACCEPTED_STATUSES:
         raise Invalid(f"status must be one of: {', '.join(ACCEPTED_STATUSES)}", {"status": ["Unknown status."]})
-    if not _needs_db(body):
+    return run_id if _needs_db(body) else None
+
+
+def apply_update(body: Any, authorization: str | None) -> str:
+    """Validate, authenticate and apply one callback; returns what was done (for logs and tests)."""
+    run_id = accept_update(body, authorization)
+    if run_id is None:
         return "noop"
+    return apply_accepted(run_id, body)
+
+
+def apply_accepted(run_id: str, body: dict[str, Any]) -> str:
+    """Apply a callback that accept_update already checked (inline, or from the callback stream)."""
+    status = body.get("status")
     run = db.session.execute(sa.select(Run.id, Run.status).where(Run.id == run_id)).first()
     if run is None:
         raise NotFound(f"Run {run_id} not found")
