@@ -14,7 +14,7 @@ from ..models import TERMINAL_STATUSES, Deployment, Machine, Run, RunOutput, Wor
 from ..models.base import new_id, utcnow
 from . import run_hooks
 from .run_state import transition
-from .runs import cd_token, run_timeout_for
+from .runs import cd_token
 
 # A dispatch claim older than this is considered abandoned (the worker died mid-request).
 DISPATCH_LEASE = timedelta(minutes=5)
@@ -63,11 +63,11 @@ def _release_claim(run_id: str) -> None:
     db.session.commit()
 
 
-def _mark_dispatched(run_id: str, deployment_id: str | None) -> None:
-    deployment = db.session.get(Deployment, deployment_id) if deployment_id else None
+def _mark_dispatched(run_id: str, run_timeout: int | None) -> None:
     now = utcnow()
+    timeout = run_timeout or current_app.config["RUN_TIMEOUT"]
     db.session.execute(sa.update(Run).where(Run.id == run_id, Run.dispatched_at.is_(None)).values(
-        dispatched_at=now, deadline_at=now + timedelta(seconds=run_timeout_for(deployment))))
+        dispatched_at=now, deadline_at=now + timedelta(seconds=timeout)))
     db.session.commit()
 
 
@@ -82,13 +82,13 @@ def fail_run(run_id: str, reason: str, output: Any = None) -> bool:
 
 def dispatch(run_id: str) -> str:
     """Send a run to its machine once. Idempotent: a duplicated or retried job never sends it twice."""
-    run = db.session.get(Run, run_id)
-    if run is None:
+    row = db.session.execute(sa.select(Run.machine_id, Machine.max_concurrency)
+                             .outerjoin(Machine, Machine.id == Run.machine_id).where(Run.id == run_id)).first()
+    if row is None:
         return "skipped"
-    machine = db.session.get(Machine, run.machine_id) if run.machine_id else None
-    if machine is not None and machine.max_concurrency:
+    if row.max_concurrency:
         db.session.commit()
-        return dispatch_machine_queue(machine.id)  # the machine's queue decides the order
+        return dispatch_machine_queue(row.machine_id)  # the machine's queue decides the order
     if not _claim(run_id):
         return "skipped"
     return _send(run_id)
@@ -96,9 +96,13 @@ def dispatch(run_id: str) -> str:
 
 def _send(run_id: str) -> str:
     """Send one claimed run; raises RetryDispatch on a transient failure."""
-    run = db.session.get(Run, run_id)
-    version = db.session.get(WorkflowVersion, run.workflow_version_id) if run.workflow_version_id else None
-    machine = db.session.get(Machine, run.machine_id) if run.machine_id else None
+    # One round trip for everything the request needs.
+    run, version, machine, run_timeout = db.session.execute(
+        sa.select(Run, WorkflowVersion, Machine, Deployment.run_timeout)
+        .outerjoin(WorkflowVersion, WorkflowVersion.id == Run.workflow_version_id)
+        .outerjoin(Machine, Machine.id == Run.machine_id)
+        .outerjoin(Deployment, Deployment.id == Run.deployment_id)
+        .where(Run.id == run_id)).one()
     if version is None or machine is None:
         fail_run(run_id, "The run's workflow version or machine was deleted before dispatch")
         return "failed"
@@ -107,7 +111,7 @@ def _send(run_id: str) -> str:
         return "failed"
     target = machine_client.MachineTarget(machine.type, machine.endpoint, machine.auth_token)
     payload = build_payload(run, version)
-    attempts, deployment_id, name = run.dispatch_attempts, run.deployment_id, machine.name
+    attempts, name = run.dispatch_attempts, machine.name
     config = current_app.config
     db.session.commit()  # hold no transaction while waiting on the network
     try:
@@ -120,12 +124,12 @@ def _send(run_id: str) -> str:
         for pause in (0, 1, 2):
             time.sleep(pause)
             if machine_client.check_prompt(target, run_id) is not None:
-                _mark_dispatched(run_id, deployment_id)
+                _mark_dispatched(run_id, run_timeout)
                 return "dispatched"
         return _retry_or_fail(run_id, attempts, f"Machine {name} did not answer: {exc}")
     except machine_client.TransientDispatchError as exc:
         return _retry_or_fail(run_id, attempts, f"Machine {name} unreachable: {exc}")
-    _mark_dispatched(run_id, deployment_id)
+    _mark_dispatched(run_id, run_timeout)
     return "dispatched"
 
 
