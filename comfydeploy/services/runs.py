@@ -6,10 +6,11 @@ import hmac
 from datetime import timedelta
 from typing import Any
 
+import sqlalchemy as sa
 from flask import current_app
 
 from ..auth import Scope
-from ..errors import Conflict, Invalid
+from ..errors import Conflict, Invalid, NotFound
 from ..extensions import db
 from ..models import Deployment, Machine, Run, WorkflowVersion
 from ..models.base import utcnow
@@ -47,9 +48,15 @@ def create_run(scope: Scope, deployment_id: str, inputs: dict[str, Any] | None, 
     """Start a run of a deployment: check the request, commit the run (not-started), enqueue its dispatch."""
     if not isinstance(deployment_id, str) or not deployment_id:
         raise Invalid("deployment_id is required", {"deployment_id": ["Missing data for required field."]})
-    deployment = get_owned(Deployment, deployment_id, scope, "Deployment")
-    version = db.session.get(WorkflowVersion, deployment.workflow_version_id)
-    machine = db.session.get(Machine, deployment.machine_id)
+    # One round trip for the deployment with its version and machine.
+    row = db.session.execute(
+        sa.select(Deployment, WorkflowVersion, Machine)
+        .join(WorkflowVersion, WorkflowVersion.id == Deployment.workflow_version_id)
+        .join(Machine, Machine.id == Deployment.machine_id)
+        .where(Deployment.id == deployment_id, scope.where(Deployment))).first()
+    if row is None:
+        raise NotFound(f"Deployment {deployment_id} not found")
+    deployment, version, machine = row
     return _start(scope, version, machine, deployment, inputs, base_url, api_key_id, origin, webhook)
 
 
