@@ -126,7 +126,8 @@ def apply_accepted(run_id: str, body: dict[str, Any]) -> str:
         run_hooks.output_added(run_id, new_output.id)
     if status:
         if status == "failed":
-            transition(run_id, "failed", error=_latest_error(run_id) or "The machine reported a failure")
+            # An error the machine reported earlier (an output) wins: transition keeps the first error.
+            transition(run_id, "failed", error="The machine reported a failure")
         elif status == "cancelled":
             transition(run_id, "cancelled", error="Cancelled on the machine")
         else:
@@ -170,9 +171,6 @@ def _describe_error(data: dict[str, Any]) -> str:
         return str(error.get("message") or error)[:2000]
     return str(error)[:2000]
 
-
-def _latest_error(run_id: str) -> str | None:
-    return db.session.scalar(sa.select(Run.error).where(Run.id == run_id))
 
 
 def _store_live_status(run_id: str, live_status: Any, progress: Any) -> None:

@@ -14,7 +14,7 @@ from ..models import TERMINAL_STATUSES, Deployment, Machine, Run, RunOutput, Wor
 from ..models.base import new_id, utcnow
 from . import run_hooks
 from .run_state import transition
-from .runs import cd_token
+from .runs import cd_token, run_timeout_for
 
 # A dispatch claim older than this is considered abandoned (the worker died mid-request).
 DISPATCH_LEASE = timedelta(minutes=5)
@@ -63,11 +63,10 @@ def _release_claim(run_id: str) -> None:
     db.session.commit()
 
 
-def _mark_dispatched(run_id: str, run_timeout: int | None) -> None:
+def _mark_dispatched(run_id: str, deployment: Deployment | None) -> None:
     now = utcnow()
-    timeout = run_timeout or current_app.config["RUN_TIMEOUT"]
     db.session.execute(sa.update(Run).where(Run.id == run_id, Run.dispatched_at.is_(None)).values(
-        dispatched_at=now, deadline_at=now + timedelta(seconds=timeout)))
+        dispatched_at=now, deadline_at=now + timedelta(seconds=run_timeout_for(deployment))))
     db.session.commit()
 
 
@@ -97,8 +96,8 @@ def dispatch(run_id: str) -> str:
 def _send(run_id: str) -> str:
     """Send one claimed run; raises RetryDispatch on a transient failure."""
     # One round trip for everything the request needs.
-    run, version, machine, run_timeout = db.session.execute(
-        sa.select(Run, WorkflowVersion, Machine, Deployment.run_timeout)
+    run, version, machine, deployment = db.session.execute(
+        sa.select(Run, WorkflowVersion, Machine, Deployment)
         .outerjoin(WorkflowVersion, WorkflowVersion.id == Run.workflow_version_id)
         .outerjoin(Machine, Machine.id == Run.machine_id)
         .outerjoin(Deployment, Deployment.id == Run.deployment_id)
@@ -124,12 +123,12 @@ def _send(run_id: str) -> str:
         for pause in (0, 1, 2):
             time.sleep(pause)
             if machine_client.check_prompt(target, run_id) is not None:
-                _mark_dispatched(run_id, run_timeout)
+                _mark_dispatched(run_id, deployment)
                 return "dispatched"
         return _retry_or_fail(run_id, attempts, f"Machine {name} did not answer: {exc}")
     except machine_client.TransientDispatchError as exc:
         return _retry_or_fail(run_id, attempts, f"Machine {name} unreachable: {exc}")
-    _mark_dispatched(run_id, run_timeout)
+    _mark_dispatched(run_id, deployment)
     return "dispatched"
 
 

@@ -31,13 +31,18 @@ def index():
     return render_template("workflows/index.html", workflows=rows, latest=latest, next_cursor=next_cursor)
 
 
-def _context(scope, workflow_id: str, version_number: int | None = None) -> dict[str, Any]:
+def _chosen_version(scope, workflow_id: str, version_number: int | None):
+    """(workflow, its version summaries, the version asked for or the latest)."""
     workflow = service.get_workflow(scope, workflow_id)
     versions = service.version_summaries(workflow.id)
     if not versions:
         abort(404)
     chosen = next((v for v in versions if v["version"] == version_number), versions[0])
-    version = service.get_version(scope, chosen["id"])
+    return workflow, versions, service.get_version(scope, chosen["id"])
+
+
+def _context(scope, workflow_id: str, version_number: int | None = None) -> dict[str, Any]:
+    workflow, versions, version = _chosen_version(scope, workflow_id, version_number)
     machines = [m for m in machine_service.list_machines(scope) if not m.disabled]
     runs, _ = list_runs(scope, limit=10, workflow_id=workflow.id)
     return {"workflow": workflow, "versions": versions, "version": version, "inputs": input_schema(version.workflow_api),
@@ -81,12 +86,14 @@ def run(workflow_id: str):
     """Start a run from the generated form, then open the run's page."""
     scope = page_scope()
     version_number = request.form.get("version", type=int)
-    context = _context(scope, workflow_id, version_number)
-    values = _coerce_form(context["inputs"])
+    _, _, version = _chosen_version(scope, workflow_id, version_number)
+    values = _coerce_form(input_schema(version.workflow_api))
     try:
-        created = run_service.create_manual_run(scope, context["version"].id, request.form.get("machine_id", ""),
-                                                values, public_base_url())
+        created = run_service.create_manual_run(scope, version.id, request.form.get("machine_id", ""), values,
+                                                public_base_url())
     except AppError as exc:
+        # Only a refused run re-renders the form, so only then load the rest of the page's context.
+        context = _context(scope, workflow_id, version_number)
         context.update(errors=form_errors(exc) or {"form": exc.message}, values=request.form)
         return render_template("workflows/_run_form.html", **context), rejected(422)
     return hx_redirect(url_for("runs_page.detail", run_id=created.id))
