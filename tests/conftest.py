@@ -158,6 +158,24 @@ def push_workflow(client, tenant, name="My workflow", workflow_api=None, workflo
     return response.get_json()
 
 
+@pytest.fixture
+def new_run(app, client, alice):
+    """A run of Alice's, created through the API (its dispatch job stays queued)."""
+    def make():
+        machine = client.post("/machine", json={"name": "m", "endpoint": "http://127.0.0.1:9"},
+                              headers=alice.headers).get_json()
+        pushed = push_workflow(client, alice, workflow_api=sample_workflow_api(text_input=False))
+        deployment = client.post("/deployment", json={"workflow_version_id": pushed["workflow_version_id"],
+                                                      "machine_id": machine["id"], "environment": "production"},
+                                 headers=alice.headers).get_json()
+        run_id = client.post("/api/run", json={"deployment_id": deployment["id"]}, headers=alice.headers).get_json()["run_id"]
+        from comfydeploy.services.runs import cd_token
+        with app.app_context():
+            token = cd_token(run_id)
+        return run_id, {"Authorization": f"Bearer {token}"}
+    return make
+
+
 @pytest.fixture(scope="session")
 def live(app):
     from live import LiveServer

@@ -9,7 +9,7 @@ import time
 import requests
 from werkzeug.serving import make_server
 
-from comfydeploy.queue import redis_connection
+from comfydeploy.queue import ALL_QUEUES, redis_connection
 from comfydeploy.worker_cli import AppSimpleWorker
 
 
@@ -28,7 +28,7 @@ class LiveServer:
 def work(app, burst: bool = True) -> None:
     """Run every queued job (dispatches, polls, downloads) with a real RQ worker, then return."""
     with app.app_context():
-        worker = AppSimpleWorker(["runs", "default", "webhooks"], connection=redis_connection(app))
+        worker = AppSimpleWorker(list(ALL_QUEUES), connection=redis_connection(app))
         worker.work(burst=burst, logging_level="WARNING")
 
 

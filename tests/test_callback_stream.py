@@ -2,7 +2,7 @@
 import pytest
 
 from comfydeploy.services import callback_stream
-from test_callbacks import get_run, load, new_run, replay  # noqa: F401  (new_run is a fixture)
+from test_callbacks import get_run, load, replay
 
 
 @pytest.fixture

@@ -8,32 +8,13 @@ import pytest
 
 from comfydeploy.extensions import db
 from comfydeploy.models import Run
-from comfydeploy.services import runs as run_service
 from comfydeploy.services.machine_health import expire_overdue_runs
-from conftest import push_workflow, sample_workflow_api
 
 TRACES = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "node-traces"
 
 
 def load(name):
     return json.loads((TRACES / f"{name}.json").read_text())
-
-
-@pytest.fixture
-def new_run(app, client, alice):
-    """A run of Alice's, created through the API (its dispatch job stays queued)."""
-    def make():
-        machine = client.post("/machine", json={"name": "m", "endpoint": "http://127.0.0.1:9"},
-                              headers=alice.headers).get_json()
-        pushed = push_workflow(client, alice, workflow_api=sample_workflow_api(text_input=False))
-        deployment = client.post("/deployment", json={"workflow_version_id": pushed["workflow_version_id"],
-                                                      "machine_id": machine["id"], "environment": "production"},
-                                 headers=alice.headers).get_json()
-        run_id = client.post("/api/run", json={"deployment_id": deployment["id"]}, headers=alice.headers).get_json()["run_id"]
-        with app.app_context():
-            token = run_service.cd_token(run_id)
-        return run_id, {"Authorization": f"Bearer {token}"}
-    return make
 
 
 def replay(client, trace, run_id, headers, order=None):
