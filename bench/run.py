@@ -301,6 +301,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=8, help="wrk duration per measurement")
     parser.add_argument("--quick", action="store_true", help="short runs and 100k instead of 1M runs")
     parser.add_argument("--big", type=int, default=1_000_000, help="runs in the large list/poll measurement")
+    parser.add_argument("--only", default="", help="comma-separated throughput paths to measure next to the floor "
+                                                   "(get_run, update_run, update_run_stream, post_run); skips the rest")
     args = parser.parse_args()
     seconds = 3 if args.quick else args.seconds
     big = 100_000 if args.quick else args.big
@@ -323,6 +325,10 @@ def main() -> None:
                                                           "inputs": {"prompt": "bench", "steps": 4}}))]),
     }
     concurrency = (1, 16, 64)
+    if args.only:
+        quick_throughput(env, files, args.only.split(","), concurrency, seconds)
+        sim.machine.stop()
+        return
 
     log("HTTP floor: bare Flask endpoint under the same gunicorn config")
     floor = start_gunicorn("bench.floor_app:app", FLOOR_PORT, env)
@@ -382,6 +388,24 @@ def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "results.json").write_text(json.dumps(results, indent=2, default=str))
     report(results)
+
+
+def quick_throughput(env: dict[str, str], files: dict[str, Path], names: list[str], concurrency: tuple[int, ...],
+                     seconds: int) -> None:
+    """Only the floor and the named throughput paths (for profiling rounds); prints one line per cell."""
+    floor = start_gunicorn("bench.floor_app:app", FLOOR_PORT, env)
+    floors = {c: wrk(f"http://127.0.0.1:{FLOOR_PORT}", files["floor"], c, seconds) for c in concurrency}
+    stop(floor)
+    for c, m in floors.items():
+        print(f"{'floor':<20}{c:>5}{m['rps']:>10.0f}{m['p50_ms']:>8.2f}{m['p99_ms']:>8.2f}", flush=True)
+    for name in names:
+        stream = name == "update_run_stream"
+        web = start_gunicorn("wsgi:app", APP_PORT, {**env, "CALLBACK_PROCESSING": "stream"} if stream else env)
+        for c in concurrency:
+            m = wrk(f"http://127.0.0.1:{APP_PORT}", files["update_run" if stream else name], c, seconds)
+            print(f"{name:<20}{c:>5}{m['rps']:>10.0f}{m['p50_ms']:>8.2f}{m['p99_ms']:>8.2f}"
+                  f"{m['rps'] / floors[c]['rps']:>8.0%}{m['errors']:>8}", flush=True)
+        stop(web)
 
 
 def report(r: dict) -> None:

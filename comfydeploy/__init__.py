@@ -17,14 +17,15 @@ def create_app(overrides: Mapping[str, Any] | None = None, env: Mapping[str, str
     if overrides:
         app.config.update(overrides)
 
-    from .auth import configure_jwt, register_jwt_loaders
+    from .auth import configure_jwt
     from .extensions import csrf, db, jwt, migrate
+    from .rate_limits import validate_limits
+    validate_limits(app.config)
     configure_jwt(app)
     app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT_DIR / "migrations"))
-    jwt.init_app(app)
-    register_jwt_loaders()
+    jwt.init_app(app)  # issues API keys; requests are checked by auth.authenticate_api_request
     csrf.init_app(app)
     _sqlite_foreign_keys(app)
 
@@ -32,9 +33,7 @@ def create_app(overrides: Mapping[str, Any] | None = None, env: Mapping[str, str
     init_queue(app)
 
     from .api import register_api
-    from .api.limits import init_limits
     from .apidoc import ComfyApi, register_doc_assets
-    init_limits(app)
     api = ComfyApi(app)
     register_api(api, app)
     register_doc_assets(app)
@@ -73,7 +72,8 @@ CORS_HEADERS = {
     "Access-Control-Allow-Origin": "*",
     "Access-Control-Allow-Methods": "GET, POST, PUT, DELETE, OPTIONS",
     "Access-Control-Allow-Headers": "Authorization, Content-Type, Idempotency-Key, Last-Event-ID",
-    "Access-Control-Expose-Headers": "Content-Length, Retry-After",
+    "Access-Control-Expose-Headers": "Content-Length, Retry-After, X-RateLimit-Limit, X-RateLimit-Remaining, "
+                                     "X-RateLimit-Reset",
     "Access-Control-Max-Age": "600",
 }
 

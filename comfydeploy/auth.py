@@ -1,6 +1,8 @@
 """Who is calling: API keys (revocable HS256 JWTs) for the API, the session cookie for pages."""
 from __future__ import annotations
 
+import base64
+import binascii
 import functools
 import hashlib
 import hmac
@@ -11,10 +13,10 @@ from typing import Any, Callable
 
 import sqlalchemy as sa
 from flask import current_app, g, redirect, request, session, url_for
-from flask_jwt_extended import get_jwt, verify_jwt_in_request
 
-from .errors import Unauthorized, json_error
-from .extensions import db, jwt
+from .rate_limits import evaluate, limits_for_request, queue_counters
+from .errors import AppError, Unauthorized
+from .extensions import db
 from .models import ApiKey, Membership, User
 from .models.base import utcnow
 
@@ -56,36 +58,6 @@ def configure_jwt(app) -> None:
     )
 
 
-def register_jwt_loaders() -> None:
-    """Every auth failure answers 401 in the API error shape, saying which failure it was."""
-
-    @jwt.unauthorized_loader
-    def _missing(reason: str):
-        return json_error(401, f"Missing or unusable Authorization header: send 'Authorization: Bearer <api key>' ({reason})")
-
-    @jwt.invalid_token_loader
-    def _invalid(reason: str):
-        if "Signature verification failed" in reason:
-            return json_error(401, "Invalid API key: signature verification failed (forged or signed with another secret)")
-        if "alg" in reason.lower():
-            return json_error(401, "Invalid API key: only HS256-signed keys are accepted")
-        return json_error(401, f"Malformed API key: {reason}")
-
-    @jwt.expired_token_loader
-    def _expired(_header, _payload):
-        return json_error(401, "API key has expired")
-
-    @jwt.revoked_token_loader
-    def _revoked(_header, _payload):
-        return json_error(401, "API key has been revoked")
-
-    @jwt.token_in_blocklist_loader
-    def _is_revoked(_header, payload: dict[str, Any]) -> bool:
-        # Runs on every request, so revocation takes effect on the very next call.
-        key = _load_key(payload)
-        return key is None
-
-
 KEY_CACHE = "cd:apikey:"
 TOUCH_MARK = "cd:apikey-touch:"
 KEY_CACHE_TTL = 300
@@ -125,8 +97,42 @@ def forget_key(key_id: str) -> None:
     redis_connection().set(KEY_CACHE + key_id, record.dumps(), ex=KEY_CACHE_TTL)
 
 
-def _key_record(key_id: str) -> tuple[KeyRecord | None, bool]:
-    """(record, due for a last-used write), with one Redis round trip in the common case."""
+def _b64decode(segment: str) -> bytes:
+    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+
+
+def decode_api_key(token: str, secret: str) -> dict[str, Any]:
+    """The claims of an HS256 API key whose signature and expiry hold; Unauthorized says what is wrong.
+
+    The same checks flask-jwt-extended makes, without its per-request machinery: this runs on every
+    API call, and the key's stored hash is compared afterwards anyway."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        raise Unauthorized("Malformed API key: expected a JWT of three dot-separated segments")
+    try:
+        header = json.loads(_b64decode(parts[0]))
+        signature = _b64decode(parts[2])
+    except (ValueError, binascii.Error):
+        raise Unauthorized("Malformed API key: its header or signature is not valid base64url JSON")
+    if not isinstance(header, dict) or header.get("alg") != "HS256":
+        raise Unauthorized("Invalid API key: only HS256-signed keys are accepted")
+    expected = hmac.new(secret.encode(), f"{parts[0]}.{parts[1]}".encode(), hashlib.sha256).digest()
+    if not hmac.compare_digest(expected, signature):
+        raise Unauthorized("Invalid API key: signature verification failed (forged or signed with another secret)")
+    try:
+        claims = json.loads(_b64decode(parts[1]))
+    except (ValueError, binascii.Error):
+        raise Unauthorized("Malformed API key: its claims are not valid base64url JSON")
+    if not isinstance(claims, dict) or not isinstance(claims.get("user_id"), str) or not claims.get("jti"):
+        raise Unauthorized("Malformed API key: user_id or jti claim missing")
+    exp = claims.get("exp")
+    if exp is not None and (not isinstance(exp, (int, float)) or exp <= time.time()):
+        raise Unauthorized("API key has expired")
+    return claims
+
+
+def _key_state(key_id: str, limits: list) -> tuple[KeyRecord | None, bool, list]:
+    """(record, due for a last-used write, rate-limit counter replies) in one Redis round trip."""
     from .queue import redis_connection
     conn = redis_connection()
     interval = current_app.config["API_KEY_TOUCH_INTERVAL"]
@@ -134,51 +140,64 @@ def _key_record(key_id: str) -> tuple[KeyRecord | None, bool]:
     pipe.get(KEY_CACHE + key_id)
     if interval > 0:
         pipe.set(TOUCH_MARK + key_id, b"1", nx=True, ex=interval)
+    queue_counters(pipe, key_id, limits, time.time())
     replies = pipe.execute()
+    cached = replies[0]
     due = bool(replies[1]) if interval > 0 else True
-    if replies[0] is not None:
-        return KeyRecord.loads(replies[0]), due
+    counters = replies[2:] if interval > 0 else replies[1:]
+    if cached is not None:
+        return KeyRecord.loads(cached), due, counters
     row = db.session.get(ApiKey, key_id)
     if row is None:
-        return None, False
+        return None, False, counters
     record = KeyRecord.of(row)
     conn.set(KEY_CACHE + key_id, record.dumps(), ex=KEY_CACHE_TTL, nx=True)
-    return record, due
+    return record, due, counters
 
 
-def _load_key(payload: dict[str, Any]) -> KeyRecord | None:
-    key_id = payload.get("jti")
-    if not key_id:
-        return None
-    key, due = _key_record(key_id)
-    token = request.headers.get("Authorization", "").partition(" ")[2].strip()
+def authenticate_api_request() -> KeyRecord:
+    """Check the request's API key (signature, expiry, stored hash, revocation, membership) and its
+    rate limits; sets g.api_key, g.scope and g.rate_limit. Raises Unauthorized or a 429 AppError."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthorized("Missing or unusable Authorization header: send 'Authorization: Bearer <api key>'")
+    claims = decode_api_key(token, current_app.config["JWT_SECRET_KEY"])
+    limits = limits_for_request()
+    key, due, counters = _key_state(str(claims["jti"]), limits)
     if key is None or key.revoked or not hmac.compare_digest(key.key_hash, hash_token(token)):
-        return None
-    if key.user_id != payload.get("user_id") or key.org_id != payload.get("org_id"):
-        return None
+        raise Unauthorized("API key has been revoked")
+    if key.user_id != claims["user_id"] or key.org_id != claims.get("org_id"):
+        raise Unauthorized("API key has been revoked")
     if key.expires_at is not None and key.expires_at <= time.time():
-        return None
+        raise Unauthorized("API key has expired")
     if key.org_id and not db.session.scalar(
             sa.select(Membership.id).where(Membership.org_id == key.org_id, Membership.user_id == key.user_id)):
-        return None  # no longer a member: the key no longer speaks for the organisation
+        raise Unauthorized("API key no longer speaks for its organisation: its owner is not a member any more")
+    state = evaluate(limits, counters, time.time())
+    g.rate_limit = state
+    if state.exceeded:
+        raise AppError(f"Rate limit exceeded ({state.limit.text} per API key); slow down and retry after the "
+                       f"Retry-After delay", status_code=429,
+                       headers={**state.headers(), "Retry-After": str(state.retry_after(time.time()))})
     g.api_key = key
-    g.api_key_touch = due
+    g.scope = Scope(user_id=key.user_id, org_id=key.org_id)
+    if due:
+        # Coarse "last used" (once per API_KEY_TOUCH_INTERVAL) so hot paths do not write each time.
+        db.session.execute(sa.update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=utcnow()))
+        db.session.commit()
     return key
 
 
 def api_auth(view: Callable) -> Callable:
-    """Require a valid, unrevoked API key and set g.scope from its claims."""
+    """Require a valid, unrevoked API key within its rate limits; sets g.scope from it."""
 
     @functools.wraps(view)
     def wrapper(*args, **kwargs):
-        verify_jwt_in_request()
-        claims = get_jwt()
-        g.scope = Scope(user_id=claims["user_id"], org_id=claims.get("org_id"))
-        if g.api_key_touch:
-            # Coarse "last used" (once per API_KEY_TOUCH_INTERVAL) so hot paths do not write each time.
-            db.session.execute(sa.update(ApiKey).where(ApiKey.id == g.api_key.id).values(last_used_at=utcnow()))
-            db.session.commit()
-        return view(*args, **kwargs)
+        authenticate_api_request()
+        response = current_app.make_response(view(*args, **kwargs))
+        response.headers.update(g.rate_limit.headers())
+        return response
 
     return wrapper
 

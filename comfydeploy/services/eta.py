@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from ..extensions import db
-from ..models import Machine, Run
+from ..models import TERMINAL_STATUSES, Machine, Run
 from ..models.base import utcnow
 
 HISTORY = 20
@@ -25,11 +25,11 @@ def average_duration(run: Run) -> float | None:
     return sum(durations) / len(durations) if durations else None
 
 
-def queue_info(run: Run) -> dict[str, Any]:
+def queue_info(run: Any) -> dict[str, Any]:
     """queue_position (1 = next), estimated_start_at and estimated_finish_at of an unfinished run."""
     info: dict[str, Any] = {"queue_position": None, "estimated_start_at": None, "estimated_finish_at": None,
                             "average_duration": None}
-    if run.is_terminal or run.machine_id is None:
+    if run.status in TERMINAL_STATUSES or run.machine_id is None:
         return info
     average = average_duration(run)
     info["average_duration"] = round(average, 3) if average is not None else None

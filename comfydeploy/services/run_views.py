@@ -2,13 +2,17 @@
 from __future__ import annotations
 
 import copy
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
 
+from ..auth import Scope
+from ..errors import NotFound
 from ..extensions import db
-from ..models import File, Run, RunOutput
+from ..models import TERMINAL_STATUSES, File, Run, RunOutput
+from ..schemas.run import RunOutputSchema, RunSchema
 from ..storage import get_storage
 
 URL_KEYS = ("images", "files", "gifs")
@@ -30,6 +34,10 @@ def sign_outputs(run: Run, outputs: list[RunOutput], base_url: str) -> list[dict
     has_media = any(isinstance(o.data, dict) and any(o.data.get(k) for k in URL_KEYS) for o in outputs)
     files = list(db.session.scalars(sa.select(File).where(File.run_id == run.id).order_by(File.created_at))) \
         if has_media else []
+    return _sign(outputs, files, base_url)
+
+
+def _sign(outputs: list[Any], files: list[Any], base_url: str) -> list[dict[str, Any]]:
     by_id = {f.id: f for f in files}
     by_name: dict[str, list[File]] = {}
     for f in files:
@@ -67,7 +75,7 @@ def run_view(run: Run, base_url: str, include_outputs: bool = True, include_queu
         "created_at": run.created_at, "dispatched_at": run.dispatched_at, "started_at": run.started_at,
         "ended_at": run.ended_at, "node_timings": run.node_timings,
     }
-    if include_queue and not run.is_terminal:
+    if include_queue and run.status not in TERMINAL_STATUSES:
         from .eta import queue_info
         view.update(queue_info(run))
     if include_outputs:
@@ -75,3 +83,73 @@ def run_view(run: Run, base_url: str, include_outputs: bool = True, include_queu
             sa.select(RunOutput).where(RunOutput.run_id == run.id).order_by(RunOutput.seq)))
         view["outputs"] = sign_outputs(run, outputs, base_url)
     return view
+
+
+_runs, _outputs, _files = Run.__table__, RunOutput.__table__, File.__table__
+VIEW_COLUMNS = [_runs.c[name] for name in (
+    "id", "status", "workflow_id", "workflow_version_id", "deployment_id", "machine_id", "origin", "workflow_inputs",
+    "progress", "live_status", "error", "created_at", "dispatched_at", "started_at", "ended_at", "node_timings")]
+OUTPUT_COLUMNS = [_outputs.c.kind.label("out_kind"), _outputs.c.data.label("out_data"),
+                  _outputs.c.created_at.label("out_created_at"), _outputs.c.node_id.label("out_node_id"),
+                  _outputs.c.node_class.label("out_node_class")]
+
+
+def _read_only():
+    """A pooled connection outside any transaction: a read of one run needs no BEGIN/ROLLBACK round trips."""
+    return db.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+
+
+class _OutputRow:
+    __slots__ = ("kind", "data", "created_at", "node_id", "node_class")
+
+    def __init__(self, row: Any):
+        self.kind, self.data, self.created_at = row.out_kind, row.out_data, row.out_created_at
+        self.node_id, self.node_class = row.out_node_id, row.out_node_class
+
+
+def _view_query(org_scope: bool) -> sa.Select:
+    # Built once with bind parameters: each poll reuses the compiled statement and its cache key.
+    owner = _runs.c.org_id == sa.bindparam("org_id") if org_scope else \
+        sa.and_(_runs.c.user_id == sa.bindparam("user_id"), _runs.c.org_id.is_(None))
+    return (sa.select(*VIEW_COLUMNS, *OUTPUT_COLUMNS)
+            .select_from(_runs.outerjoin(_outputs, _outputs.c.run_id == _runs.c.id))
+            .where(_runs.c.id == sa.bindparam("run_id"), owner).order_by(_outputs.c.seq))
+
+
+VIEW_QUERY = {False: _view_query(False), True: _view_query(True)}
+FILES_QUERY = sa.select(_files.c.id, _files.c.key, _files.c.filename).where(
+    _files.c.run_id == sa.bindparam("run_id")).order_by(_files.c.created_at)
+
+
+def load_run_view(scope: Scope, run_id: str, base_url: str) -> dict[str, Any]:
+    """The view of one run of the caller's scope (GET /api/run, the hot polling path): the run and its
+    outputs in one round trip with Core, its files in a second only when outputs carry media."""
+    params = {"run_id": run_id, "user_id": scope.user_id, "org_id": scope.org_id}
+    with _read_only() as conn:
+        rows = conn.execute(VIEW_QUERY[bool(scope.org_id)], params).all()
+        if not rows:
+            raise NotFound(f"Run {run_id} not found")
+        run = rows[0]
+        outputs = [_OutputRow(row) for row in rows if row.out_kind is not None]
+        has_media = any(isinstance(o.data, dict) and any(o.data.get(k) for k in URL_KEYS) for o in outputs)
+        files = conn.execute(FILES_QUERY, {"run_id": run_id}).all() if has_media else []
+    view = run_view(run, base_url, include_outputs=False)
+    view["outputs"] = _sign(outputs, files, base_url)
+    return view
+
+
+def dump_run_view(view: dict[str, Any]) -> dict[str, Any]:
+    """What RunSchema().dump(view) gives (datetimes as ISO 8601, progress as float), at a fraction of
+    the cost: this runs on every poll. tests/test_run_views.py holds the two to the same output."""
+    body = {key: (value.isoformat() if isinstance(value, datetime) else value) for key, value in view.items()
+            if key in RUN_FIELDS}
+    if body.get("progress") is not None:
+        body["progress"] = float(body["progress"])
+    if "outputs" in view:
+        body["outputs"] = [{key: (value.isoformat() if isinstance(value, datetime) else value)
+                            for key, value in output.items() if key in OUTPUT_FIELDS} for output in view["outputs"]]
+    return body
+
+
+RUN_FIELDS = frozenset(RunSchema._declared_fields) - {"outputs"}
+OUTPUT_FIELDS = frozenset(RunOutputSchema._declared_fields)
