@@ -48,6 +48,26 @@ def _number(value: Any) -> float | int | None:
     return value
 
 
+_SCHEMAS_BY_VERSION: dict[str, list[dict[str, Any]]] = {}
+SCHEMA_CACHE_SIZE = 512
+
+
+def version_input_schema(version_id: str) -> list[dict[str, Any]]:
+    """input_schema of a workflow version, cached per process by version id: versions never change
+    once pushed, and POST /api/run needs this on every call (reading workflow_api only on a miss)."""
+    schema = _SCHEMAS_BY_VERSION.get(version_id)
+    if schema is None:
+        import sqlalchemy as sa
+        from ..extensions import db
+        from ..models import WorkflowVersion
+        schema = input_schema(db.session.scalar(sa.select(WorkflowVersion.workflow_api)
+                                                .where(WorkflowVersion.id == version_id)))
+        if len(_SCHEMAS_BY_VERSION) >= SCHEMA_CACHE_SIZE:
+            _SCHEMAS_BY_VERSION.pop(next(iter(_SCHEMAS_BY_VERSION)))
+        _SCHEMAS_BY_VERSION[version_id] = schema
+    return schema
+
+
 def input_schema(workflow_api: dict[str, Any] | None) -> list[dict[str, Any]]:
     """List the external inputs of a workflow_api, sorted by input_id."""
     found: dict[str, dict[str, Any]] = {}
