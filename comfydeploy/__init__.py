@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from flask import Flask, request
+from flask.sessions import SecureCookieSessionInterface
 
 from .config import ROOT_DIR, load_config
 
@@ -16,6 +17,7 @@ def create_app(overrides: Mapping[str, Any] | None = None, env: Mapping[str, str
     app.config.update(load_config(Path(app.instance_path), env))
     if overrides:
         app.config.update(overrides)
+    app.session_interface = CookieOnlyWhenSentSessionInterface()
 
     from .auth import configure_jwt
     from .extensions import csrf, db, jwt, migrate
@@ -49,6 +51,16 @@ def create_app(overrides: Mapping[str, Any] | None = None, env: Mapping[str, str
     from .cli import register_cli
     register_cli(app)
     return app
+
+
+class CookieOnlyWhenSentSessionInterface(SecureCookieSessionInterface):
+    """The signed-cookie session, without building its serializer for requests that carry no cookie
+    (API calls and machine callbacks: every one of them would pay for it otherwise)."""
+
+    def open_session(self, app: Flask, request):
+        if app.secret_key and not request.cookies.get(self.get_cookie_name(app)):
+            return self.session_class()
+        return super().open_session(app, request)
 
 
 def _sqlite_foreign_keys(app: Flask) -> None:
@@ -91,7 +103,6 @@ def _register_cors(app: Flask) -> None:
 
     @app.after_request
     def _cors(response):
-        if request.path.startswith("/api/"):
-            for name, value in CORS_HEADERS.items():
-                response.headers.setdefault(name, value)
+        if request.path.startswith("/api/") and "Access-Control-Allow-Origin" not in response.headers:
+            response.headers.extend(CORS_HEADERS)
         return response

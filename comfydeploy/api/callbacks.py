@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import json
 
-from flask import current_app, jsonify, request
+from flask import Response, current_app, jsonify, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from ..errors import Invalid
 from ..services import callbacks as service
+
+SUCCESS = b'{"message":"success"}\n'  # what the node waits for, built once: this answers every ComfyUI event
 
 blp = Blueprint("callbacks", __name__, url_prefix="/api", description="Machine callbacks (see GET /internal)")
 
@@ -31,7 +33,7 @@ class UpdateRun(MethodView):
                 push(run_id, body)
             else:
                 service.apply_accepted(run_id, body)
-        return jsonify(message="success")
+        return Response(SUCCESS, mimetype="application/json")
 
 
 @blp.route("/file-upload")
