@@ -125,10 +125,18 @@ def decode_api_key(token: str, secret: str) -> dict[str, Any]:
         raise Unauthorized("Malformed API key: its claims are not valid base64url JSON")
     if not isinstance(claims, dict) or not isinstance(claims.get("user_id"), str) or not claims.get("jti"):
         raise Unauthorized("Malformed API key: user_id or jti claim missing")
-    exp = claims.get("exp")
-    if exp is not None and (not isinstance(exp, (int, float)) or exp <= time.time()):
+    now = time.time()
+    exp, nbf = claims.get("exp"), claims.get("nbf")
+    if exp is not None and (not isinstance(exp, (int, float)) or exp <= now):
         raise Unauthorized("API key has expired")
+    if nbf is not None and (not isinstance(nbf, (int, float)) or nbf > now + 5):  # 5 s for clock skew
+        raise Unauthorized("API key is not valid yet (nbf is in the future)")
     return claims
+
+
+# Redis keys an endpoint will read anyway, fetched in the same round trip as the API key (by
+# (method, endpoint); the function gets the request and returns the keys). Replies land in g.prefetched.
+PREFETCH: dict[tuple[str, str], Callable[[Any], list[str]]] = {}
 
 
 def _key_state(key_id: str, limits: list) -> tuple[KeyRecord | None, bool, list]:
@@ -136,12 +144,18 @@ def _key_state(key_id: str, limits: list) -> tuple[KeyRecord | None, bool, list]
     from .queue import redis_connection
     conn = redis_connection()
     interval = current_app.config["API_KEY_TOUCH_INTERVAL"]
+    prefetch = PREFETCH.get((request.method, request.endpoint))
+    extra = prefetch(request) if prefetch is not None else []
     pipe = conn.pipeline(transaction=False)
     pipe.get(KEY_CACHE + key_id)
     if interval > 0:
         pipe.set(TOUCH_MARK + key_id, b"1", nx=True, ex=interval)
     queue_counters(pipe, key_id, limits, time.time())
+    if extra:
+        pipe.mget(extra)
     replies = pipe.execute()
+    if extra:
+        g.prefetched = dict(zip(extra, replies.pop()))
     cached = replies[0]
     due = bool(replies[1]) if interval > 0 else True
     counters = replies[2:] if interval > 0 else replies[1:]

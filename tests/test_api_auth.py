@@ -106,3 +106,17 @@ def test_cors_header_on_api_responses(client, alice):
     response = client.get("/api/workflows", headers=alice.headers)
     assert response.headers["Access-Control-Allow-Origin"] == "*"
     assert client.get("/api/workflows").headers["Access-Control-Allow-Origin"] == "*"
+
+
+def test_key_not_valid_yet_is_401(app, client, alice):
+    claims = pyjwt.decode(alice.token, options={"verify_signature": False})
+    claims["nbf"] = int(time.time()) + 3600
+    early = pyjwt.encode(claims, app.config["JWT_SECRET_KEY"], algorithm="HS256")
+    response = client.get("/api/workflows", headers={"Authorization": f"Bearer {early}"})
+    assert response.status_code == 401 and "not valid yet" in response.get_json()["message"]
+
+
+def test_garbage_segments_are_401_not_500(client):
+    for token in ("a.b.c", "!!.??.##", "eyJhbGciOiJIUzI1NiJ9.bm90LWpzb24.c2ln"):
+        response = client.get("/api/workflows", headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 401, token

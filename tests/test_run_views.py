@@ -62,3 +62,47 @@ def test_other_tenants_runs_are_not_found(app, client, alice, bob, new_run):
     run_id, _ = new_run()
     response = client.get(f"/api/run?run_id={run_id}", headers=bob.headers)
     assert response.status_code == 404 and response.get_json()["message"] == f"Run {run_id} not found"
+
+
+def _finish(client, headers, run_id):
+    _callback(client, headers, run_id, status="running")
+    _callback(client, headers, run_id, output_data={"text": ["first"]}, node_meta={"node_id": "5"})
+    _callback(client, headers, run_id, status="success")
+
+
+def _cached(app, run_id):
+    from comfydeploy.queue import redis_connection
+    from comfydeploy.services.run_view_cache import VIEW_KEY
+    with app.app_context():
+        return redis_connection().exists(VIEW_KEY + run_id) == 1
+
+
+def test_finished_run_is_served_from_cache_until_it_changes(app, client, alice, new_run):
+    run_id, headers = new_run()
+    _finish(client, headers, run_id)
+    first = client.get(f"/api/run?run_id={run_id}", headers=alice.headers).get_json()
+    assert first["status"] == "success" and _cached(app, run_id)
+    assert client.get(f"/api/run?run_id={run_id}", headers=alice.headers).get_json() == first
+    # A late output (the node may send one after success) is visible on the very next poll.
+    _callback(client, headers, run_id, output_data={"text": ["late"]}, node_meta={"node_id": "6"})
+    after = client.get(f"/api/run?run_id={run_id}", headers=alice.headers).get_json()
+    assert [o["data"] for o in after["outputs"]] == [{"text": ["first"]}, {"text": ["late"]}]
+
+
+def test_cached_view_follows_deletes_and_tenancy(app, client, alice, bob, new_run):
+    run_id, headers = new_run()
+    _finish(client, headers, run_id)
+    view = client.get(f"/api/run?run_id={run_id}", headers=alice.headers).get_json()
+    assert _cached(app, run_id)
+    assert client.get(f"/api/run?run_id={run_id}", headers=bob.headers).status_code == 404
+    assert client.delete(f"/deployment/{view['deployment_id']}", headers=alice.headers).status_code == 204
+    assert client.get(f"/api/run?run_id={run_id}", headers=alice.headers).get_json()["deployment_id"] is None
+    assert client.delete(f"/api/workflows/{view['workflow_id']}", headers=alice.headers).status_code in (200, 204)
+    assert client.get(f"/api/run?run_id={run_id}", headers=alice.headers).status_code == 404
+
+
+def test_unfinished_runs_are_never_cached(app, client, alice, new_run):
+    run_id, headers = new_run()
+    _callback(client, headers, run_id, status="running")
+    assert client.get(f"/api/run?run_id={run_id}", headers=alice.headers).get_json()["status"] == "running"
+    assert not _cached(app, run_id)

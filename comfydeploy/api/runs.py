@@ -8,12 +8,12 @@ from flask import Response, current_app, g, request, stream_with_context
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from ..auth import api_auth, current_scope
+from ..auth import PREFETCH, api_auth, current_scope
 from ..errors import AppError
 from ..extensions import db
 from ..schemas.run import (RunCreateArgsSchema, RunCreatedSchema, RunCreateSchema, RunEventsArgsSchema,
                            RunListArgsSchema, RunPageSchema, RunQuerySchema, RunSchema)
-from ..services import idempotency, run_list
+from ..services import idempotency, run_list, run_view_cache
 from ..services import runs as service
 from ..services.run_hooks import events_after
 from ..services.run_views import dump_run_view, load_run_view, run_view
@@ -26,14 +26,16 @@ def json_response(body: dict, status: int = 200) -> Response:
 
 
 blp = Blueprint("runs", __name__, url_prefix="/api", description="Runs")
+# Polls read the run's cached view: fetch its keys with the API key's (one Redis round trip in all).
+PREFETCH[("GET", "runs.RunResource")] = lambda req: run_view_cache.keys_for(req.args.get("run_id", ""))
 
 
 @blp.route("/run")
 class RunResource(MethodView):
     decorators = [api_auth]
 
-    @blp.arguments(RunCreateSchema)
-    @blp.arguments(RunCreateArgsSchema, location="query", as_kwargs=True)
+    @blp.arguments(RunCreateSchema())
+    @blp.arguments(RunCreateArgsSchema(), location="query", as_kwargs=True)
     @blp.response(200, RunCreatedSchema, description="The run was created ({run_id}); with ?wait=N the run "
                                                      "itself once it ended within N seconds.")
     @blp.alt_response(202, schema=RunCreatedSchema, description="?wait=N and the run had not ended in time.")
@@ -69,7 +71,7 @@ class RunResource(MethodView):
         body["run_id"] = run.id
         return Response(json.dumps(body), status=200, mimetype="application/json", headers=headers)
 
-    @blp.arguments(RunQuerySchema, location="query")
+    @blp.arguments(RunQuerySchema(), location="query")  # an instance: webargs would build one per request
     @blp.response(200, RunSchema)
     def get(self, args):
         """A run with status, progress, live status, queue position and ETA, errors and outputs

@@ -16,6 +16,7 @@ from ..models.base import new_id, utcnow
 from ..storage import get_storage
 from . import run_hooks
 from .run_state import finish_if_done, transition
+from .run_view_cache import mark_changed
 from .runs import token_matches
 
 MEDIA_KEYS = ("images", "files", "gifs", "model_file", "result", "text_file", "audio")
@@ -213,6 +214,7 @@ def _apply_ws_event(run_id: str, event: dict[str, Any]) -> list[str]:
     if name == "execution_error":
         db.session.execute(sa.update(Run).where(Run.id == run_id, Run.error.is_(None))
                            .values(error=_describe_error(data)))
+        mark_changed(run_id)
         return ["error"]
     return []
 
@@ -260,6 +262,7 @@ def issue_output_upload(run_id: Any, file_name: Any, content_type: Any, authoriz
         try:
             db.session.add(row)
             savepoint.commit()
+            mark_changed(run_id)  # legacy outputs name files: a new one can change the run's signed URLs
             break
         except IntegrityError:
             savepoint.rollback()

@@ -15,6 +15,7 @@ from ..models import ENVIRONMENTS, Deployment, Workflow, WorkflowVersion
 from .machines import get_machine
 from .users import scope_display_name
 from .workflows import get_version
+from .run_view_cache import mark_all_changed
 from .scoped import get_owned
 
 
@@ -131,6 +132,7 @@ def update_deployment(scope: Scope, deployment_id: str, **fields: Any) -> Deploy
 def delete_deployment(scope: Scope, deployment_id: str) -> None:
     deployment = get_deployment(scope, deployment_id)
     db.session.delete(deployment)
+    mark_all_changed()  # its runs' deployment_id becomes NULL
     db.session.commit()
 
 

@@ -14,6 +14,7 @@ from ..models import TERMINAL_STATUSES, Deployment, Machine, Run, RunOutput, Wor
 from ..models.base import new_id, utcnow
 from . import run_hooks
 from .run_state import transition
+from .run_view_cache import mark_changed
 from .runs import cd_token, run_timeout_for
 
 # A dispatch claim older than this is considered abandoned (the worker died mid-request).
@@ -67,6 +68,7 @@ def _mark_dispatched(run_id: str, deployment: Deployment | None) -> None:
     now = utcnow()
     db.session.execute(sa.update(Run).where(Run.id == run_id, Run.dispatched_at.is_(None)).values(
         dispatched_at=now, deadline_at=now + timedelta(seconds=run_timeout_for(deployment))))
+    mark_changed(run_id)
     db.session.commit()
 
 

@@ -10,6 +10,7 @@ from ..auth import Scope
 from ..errors import Conflict, Invalid
 from ..extensions import db
 from ..models import MACHINE_GPUS, MACHINE_STATUSES, MACHINE_TYPES, Deployment, Machine
+from .run_view_cache import mark_all_changed
 from .scoped import get_owned
 
 EDITABLE = ("name", "endpoint", "type", "auth_token", "disabled", "gpu", "snapshot", "models", "status",
@@ -97,4 +98,5 @@ def delete_machine(scope: Scope, machine_id: str) -> None:
         raise Conflict(f"Machine is used by deployments: {names}. Point them at another machine first.",
                        {"deployments": [row.id for row in using]})
     db.session.delete(machine)
+    mark_all_changed()  # its runs' machine_id becomes NULL
     db.session.commit()

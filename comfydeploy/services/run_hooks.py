@@ -8,14 +8,16 @@ import sqlalchemy as sa
 
 from ..extensions import db
 from ..models import TERMINAL_STATUSES, Machine, Run, RunEvent
+from .run_view_cache import mark_changed
 
 STATUS_WEBHOOKS = {"running": "run.started", "success": "run.succeeded", "failed": "run.failed",
                    "cancelled": "run.cancelled", "timeout": "run.timeout"}
 
 
 def record(run_id: str, event_type: str, data: Any) -> None:
-    """Add an event to the run's log, in the caller's transaction."""
+    """Add an event to the run's log, in the caller's transaction (which changes the run's view)."""
     db.session.add(RunEvent(run_id=run_id, type=event_type, data=data))
+    mark_changed(run_id)
 
 
 def status_changed(run_id: str, status: str) -> None:

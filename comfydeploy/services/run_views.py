@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import copy
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
 import sqlalchemy as sa
@@ -14,6 +15,7 @@ from ..extensions import db
 from ..models import TERMINAL_STATUSES, File, Run, RunOutput
 from ..schemas.run import RunOutputSchema, RunSchema
 from ..storage import get_storage
+from . import run_view_cache
 
 URL_KEYS = ("images", "files", "gifs")
 
@@ -87,7 +89,7 @@ def run_view(run: Run, base_url: str, include_outputs: bool = True, include_queu
 
 _runs, _outputs, _files = Run.__table__, RunOutput.__table__, File.__table__
 VIEW_COLUMNS = [_runs.c[name] for name in (
-    "id", "status", "workflow_id", "workflow_version_id", "deployment_id", "machine_id", "origin", "workflow_inputs",
+    "user_id", "org_id", "id", "status", "workflow_id", "workflow_version_id", "deployment_id", "machine_id", "origin", "workflow_inputs",
     "progress", "live_status", "error", "created_at", "dispatched_at", "started_at", "ended_at", "node_timings")]
 OUTPUT_COLUMNS = [_outputs.c.kind.label("out_kind"), _outputs.c.data.label("out_data"),
                   _outputs.c.created_at.label("out_created_at"), _outputs.c.node_id.label("out_node_id"),
@@ -122,8 +124,17 @@ FILES_QUERY = sa.select(_files.c.id, _files.c.key, _files.c.filename).where(
 
 
 def load_run_view(scope: Scope, run_id: str, base_url: str) -> dict[str, Any]:
-    """The view of one run of the caller's scope (GET /api/run, the hot polling path): the run and its
-    outputs in one round trip with Core, its files in a second only when outputs carry media."""
+    """The view of one run of the caller's scope (GET /api/run, the hot polling path): a finished run
+    from its cached view when that is current, else the run and its outputs in one Core round trip
+    (its files in a second only when outputs carry media)."""
+    cached, stamp = run_view_cache.lookup(run_id)
+    if cached is not None:
+        owner_id, owner_org = cached["owner"]
+        if (owner_org != scope.org_id) if scope.org_id else (owner_id != scope.user_id or owner_org is not None):
+            raise NotFound(f"Run {run_id} not found")
+        outputs = [SimpleNamespace(**o) for o in cached["outputs"]]
+        files = [SimpleNamespace(id=f[0], key=f[1], filename=f[2]) for f in cached["files"]]
+        return {**cached["run"], "outputs": _sign(outputs, files, base_url)}
     params = {"run_id": run_id, "user_id": scope.user_id, "org_id": scope.org_id}
     with _read_only() as conn:
         rows = conn.execute(VIEW_QUERY[bool(scope.org_id)], params).all()
@@ -134,6 +145,12 @@ def load_run_view(scope: Scope, run_id: str, base_url: str) -> dict[str, Any]:
         has_media = any(isinstance(o.data, dict) and any(o.data.get(k) for k in URL_KEYS) for o in outputs)
         files = conn.execute(FILES_QUERY, {"run_id": run_id}).all() if has_media else []
     view = run_view(run, base_url, include_outputs=False)
+    if run.status in TERMINAL_STATUSES:
+        run_view_cache.store(run_id, stamp, {
+            "owner": [run.user_id, run.org_id], "run": dump_run_view(view),
+            "outputs": [{"kind": o.kind, "data": o.data, "node_id": o.node_id, "node_class": o.node_class,
+                         "created_at": o.created_at.isoformat()} for o in outputs],
+            "files": [[f.id, f.key, f.filename] for f in files]})
     view["outputs"] = _sign(outputs, files, base_url)
     return view
 

@@ -12,6 +12,7 @@ from ..extensions import db
 from ..models import Workflow, WorkflowVersion
 from ..models.base import utcnow
 from .pagination import keyset_page
+from .run_view_cache import mark_all_changed
 from .scoped import get_owned
 
 MAX_NODES = 5000
@@ -116,4 +117,5 @@ def delete_workflow(scope: Scope, workflow_id: str) -> None:
     workflow = get_workflow(scope, workflow_id)
     db.session.execute(sa.delete(Deployment).where(Deployment.workflow_id == workflow.id))
     db.session.delete(workflow)
+    mark_all_changed()  # its runs go with it
     db.session.commit()
