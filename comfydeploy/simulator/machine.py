@@ -87,6 +87,9 @@ class SimulatedMachine:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body leave as separate writes: without TCP_NODELAY the client's delayed ACK
+            # holds every response back ~40 ms, as no real ComfyUI (aiohttp) would.
+            disable_nagle_algorithm = True
 
             def log_message(self, *args):  # quiet
                 pass
