@@ -166,7 +166,7 @@ return out
 def _key_state(key_id: str, limits: list) -> tuple[KeyRecord | None, bool, list[int]]:
     """(record, due for a last-used write, rate-limit counts) in one Redis round trip; also fetches the
     endpoint's PREFETCH keys into g.prefetched."""
-    from .queue import redis_connection
+    from .queue import redis_connection, run_script
     conn = redis_connection()
     interval = current_app.config["API_KEY_TOUCH_INTERVAL"]
     prefetch = PREFETCH.get((request.method, request.endpoint))
@@ -175,8 +175,8 @@ def _key_state(key_id: str, limits: list) -> tuple[KeyRecord | None, bool, list[
     script = current_app.extensions.get("cd_key_state_script")
     if script is None:
         script = current_app.extensions["cd_key_state_script"] = conn.register_script(KEY_STATE_SCRIPT)
-    replies = script(keys=[KEY_CACHE + key_id, TOUCH_MARK + key_id, *(k for k, _ in counters), *extra],
-                     args=[max(0, interval), len(counters), *(ttl for _, ttl in counters)], client=conn)
+    replies = run_script(conn, script, [KEY_CACHE + key_id, TOUCH_MARK + key_id, *(k for k, _ in counters), *extra],
+                         [max(0, interval), len(counters), *(ttl for _, ttl in counters)])
     counts = [int(c) for c in replies[2:2 + len(counters)]]
     if extra:
         g.prefetched = dict(zip(extra, replies[2 + len(counters):]))

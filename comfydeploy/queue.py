@@ -30,6 +30,24 @@ def redis_connection(app: Flask | None = None) -> redis.Redis:
     return conn
 
 
+def run_script(client: redis.Redis, script: Any, keys: list[str], args: list[Any]) -> Any:
+    """EVALSHA on a pooled connection directly: on the hottest path (every API-key request) redis-py's
+    per-command machinery (retry wrapper, metrics hooks, argument filtering) costs more CPU than the
+    command. A missing script (NOSCRIPT) or a broken connection falls back to the client's own call,
+    which loads the script and retries."""
+    pool = client.connection_pool
+    conn = pool.get_connection()
+    try:
+        conn.send_command("EVALSHA", script.sha, len(keys), *keys, *args)
+        return conn.read_response()
+    except (redis.exceptions.NoScriptError, redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+        if not isinstance(exc, redis.exceptions.NoScriptError):
+            conn.disconnect()
+    finally:
+        pool.release(conn)
+    return script(keys=keys, args=args, client=client)
+
+
 def get_queue(name: str = "default") -> Queue:
     return Queue(name, connection=redis_connection())
 

@@ -60,3 +60,13 @@ def test_run_limit_applies_to_post_run_only(app, client, alice, new_run):
 def test_refused_keys_do_not_reach_the_view(client, alice):
     response = client.get("/machine", headers={"Authorization": "Bearer " + alice.token[:-2] + "xx"})
     assert response.status_code == 401 and "X-RateLimit-Limit" not in response.headers
+
+
+def test_key_check_survives_a_redis_script_flush(app, client, alice):
+    """The key check runs a Lua script by its hash; after SCRIPT FLUSH (or a Redis restart) it reloads it."""
+    from comfydeploy.queue import redis_connection
+    assert client.get("/machine", headers=alice.headers).status_code == 200
+    with app.app_context():
+        redis_connection().script_flush()
+    response = client.get("/machine", headers=alice.headers)
+    assert response.status_code == 200 and response.headers["X-RateLimit-Remaining"]

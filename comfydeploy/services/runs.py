@@ -66,7 +66,7 @@ def create_run(scope: Scope, deployment_id: str, inputs: dict[str, Any] | None, 
         raise Invalid("deployment_id is required", {"deployment_id": ["Missing data for required field."]})
     # One round trip for the deployment with its version and machine.
     # One Core round trip for just the columns a run needs; the version's input schema is cached.
-    row = db.session.execute(DEPLOYMENT_QUERY[bool(scope.org_id)], {
+    row = db.session.connection().execute(DEPLOYMENT_QUERY[bool(scope.org_id)], {
         "deployment_id": deployment_id, "user_id": scope.user_id, "org_id": scope.org_id}).first()
     if row is None:
         raise NotFound(f"Deployment {deployment_id} not found")
@@ -117,7 +117,7 @@ def _start(scope: Scope, version: Any, machine: Any, deployment: Any,
         deadline_at=now + timedelta(seconds=queue_ttl + run_timeout_for(deployment)))
     # A Core insert (column defaults still apply) in the caller's transaction: cheaper than an ORM flush
     # on the busiest write path; callers get a detached Run with the values written.
-    db.session.execute(INSERT_RUN, values)
+    db.session.connection().execute(INSERT_RUN, values)
     db.session.commit()
     run = Run(**values)
     from ..tasks.runs import enqueue_dispatch
