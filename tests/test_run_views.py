@@ -106,3 +106,30 @@ def test_unfinished_runs_are_never_cached(app, client, alice, new_run):
     _callback(client, headers, run_id, status="running")
     assert client.get(f"/api/run?run_id={run_id}", headers=alice.headers).get_json()["status"] == "running"
     assert not _cached(app, run_id)
+
+
+@pytest.mark.parametrize("query", ["", "?run_id="])
+def test_poll_without_run_id_says_what_to_send(client, alice, query):
+    response = client.get(f"/api/run{query}", headers=alice.headers)
+    body = response.get_json()
+    assert response.status_code == 422 and "run_id is required" in body["message"]
+    assert body["errors"] == {"query": {"run_id": ["Missing data for required field."]}}
+
+
+@pytest.mark.parametrize("body, field", [({}, "deployment_id"), ({"deployment_id": 5}, "deployment_id"),
+                                         ({"deployment_id": "d", "inputs": [1]}, "inputs"),
+                                         ({"deployment_id": "d", "webhook": 3}, "webhook")])
+def test_run_request_errors_name_the_field(client, alice, body, field):
+    response = client.post("/api/run", json=body, headers=alice.headers)
+    assert response.status_code == 422 and field in response.get_json()["errors"]["json"]
+
+
+@pytest.mark.parametrize("wait", ["-1", "301", "soon", "1.5"])
+def test_run_wait_must_be_0_to_300(client, alice, wait):
+    response = client.post(f"/api/run?wait={wait}", json={"deployment_id": "d"}, headers=alice.headers)
+    assert response.status_code == 422 and "wait" in response.get_json()["errors"]["query"]
+
+
+def test_run_body_must_be_an_object(client, alice):
+    response = client.post("/api/run", data="[]", content_type="application/json", headers=alice.headers)
+    assert response.status_code == 422 and "JSON object" in response.get_json()["message"]

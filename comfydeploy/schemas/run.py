@@ -16,11 +16,6 @@ class RunCreateSchema(BaseSchema):
                                                      "from GET /webhook/run-secret (Standard Webhooks)."})
 
 
-class RunCreateArgsSchema(BaseSchema):
-    wait = fields.Integer(load_default=None, allow_none=True, validate=ma.validate.Range(min=0, max=300),
-                          metadata={"description": "Wait up to N seconds (<= 300) for the run to end."})
-
-
 class RunCreatedSchema(BaseSchema):
     run_id = fields.String()
     status = fields.String()
@@ -29,10 +24,6 @@ class RunCreatedSchema(BaseSchema):
 class RunEventsArgsSchema(BaseSchema):
     last_event_id = fields.Integer(load_default=None, allow_none=True,
                                    metadata={"description": "Resume after this event (or send Last-Event-ID)."})
-
-
-class RunQuerySchema(BaseSchema):
-    run_id = fields.String(required=True)
 
 
 class RunOutputSchema(BaseSchema):
