@@ -30,22 +30,35 @@ def redis_connection(app: Flask | None = None) -> redis.Redis:
     return conn
 
 
-def run_script(client: redis.Redis, script: Any, keys: list[str], args: list[Any]) -> Any:
-    """EVALSHA on a pooled connection directly: on the hottest path (every API-key request) redis-py's
-    per-command machinery (retry wrapper, metrics hooks, argument filtering) costs more CPU than the
-    command. A missing script (NOSCRIPT) or a broken connection falls back to the client's own call,
-    which loads the script and retries."""
+def fast_command(client: redis.Redis, *args: Any) -> Any:
+    """One command on a pooled connection directly: on the hottest paths (every API-key request, every
+    queued callback) redis-py's per-command machinery (retry wrapper, metrics hooks, argument
+    filtering) costs more CPU than the command. A broken pooled connection (Redis restarted) is
+    dropped and the command goes through the client's own path, which reconnects and retries."""
     pool = client.connection_pool
     conn = pool.get_connection()
     try:
-        conn.send_command("EVALSHA", script.sha, len(keys), *keys, *args)
+        conn.send_command(*args)
         return conn.read_response()
-    except (redis.exceptions.NoScriptError, redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
-        if not isinstance(exc, redis.exceptions.NoScriptError):
-            conn.disconnect()
+    except redis.exceptions.ResponseError:
+        raise  # an error reply: the connection is still in step
+    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
+        conn.disconnect()
+    except BaseException:
+        conn.disconnect()  # interrupted mid-command: never hand a half-read connection back
+        raise
     finally:
         pool.release(conn)
-    return script(keys=keys, args=args, client=client)
+    return client.execute_command(*args)
+
+
+def run_script(client: redis.Redis, script: Any, keys: list[str], args: list[Any]) -> Any:
+    """EVALSHA through fast_command; a missing script (NOSCRIPT, after SCRIPT FLUSH or a Redis restart)
+    goes through the client's Script, which loads it."""
+    try:
+        return fast_command(client, "EVALSHA", script.sha, len(keys), *keys, *args)
+    except redis.exceptions.NoScriptError:
+        return script(keys=keys, args=args, client=client)
 
 
 def get_queue(name: str = "default") -> Queue:

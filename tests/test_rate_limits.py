@@ -70,3 +70,16 @@ def test_key_check_survives_a_redis_script_flush(app, client, alice):
         redis_connection().script_flush()
     response = client.get("/machine", headers=alice.headers)
     assert response.status_code == 200 and response.headers["X-RateLimit-Remaining"]
+
+
+def test_key_check_survives_a_dropped_redis_connection(app, client, alice):
+    """Connections Redis closed (restart, idle timeout) are replaced, not surfaced as a 500."""
+    from comfydeploy.queue import redis_connection
+    assert client.get("/machine", headers=alice.headers).status_code == 200
+    import redis
+    with app.app_context():
+        kwargs = redis_connection().connection_pool.connection_kwargs
+        killer = redis.Redis(**{k: v for k, v in kwargs.items() if k in ("host", "port", "db", "path")}) \
+            if "path" not in kwargs else redis.Redis(unix_socket_path=kwargs["path"])
+        assert killer.client_kill_filter(_type="normal", skipme=True) >= 1  # every app connection
+    assert client.get("/machine", headers=alice.headers).status_code == 200

@@ -14,7 +14,7 @@ from typing import Any
 
 from ..errors import AppError
 from ..extensions import db
-from ..queue import redis_connection
+from ..queue import fast_command, redis_connection
 
 STREAM = "cd:callbacks"
 GROUP = "appliers"
@@ -24,8 +24,8 @@ log = logging.getLogger(__name__)
 
 def push(run_id: str, body: dict[str, Any]) -> None:
     """Queue an accepted callback for a consumer."""
-    redis_connection().xadd(STREAM, {"r": run_id, "b": json.dumps(body, separators=(",", ":"))},
-                            maxlen=MAX_LENGTH, approximate=True)
+    fast_command(redis_connection(), "XADD", STREAM, "MAXLEN", "~", MAX_LENGTH, "*",
+                 "r", run_id, "b", json.dumps(body, separators=(",", ":")))
 
 
 def _ensure_group(conn) -> None:
