@@ -101,15 +101,14 @@ def apply_update(body: Any, authorization: str | None) -> str:
 def apply_accepted(run_id: str, body: dict[str, Any]) -> str:
     """Apply a callback that accept_update already checked (inline, or from the callback stream)."""
     status = body.get("status")
-    run = db.session.execute(sa.select(Run.id, Run.status).where(Run.id == run_id)).first()
+    run = db.session.connection().execute(RUN_STATUS, {"run_id": run_id}).first()
     if run is None:
         raise NotFound(f"Run {run_id} not found")
     done: list[str] = []
     gpu_event_id = body.get("gpu_event_id")
     if status and isinstance(gpu_event_id, str) and gpu_event_id:
         # Every callback repeats it; recording it once, with a status, saves a write per callback.
-        db.session.execute(sa.update(Run).where(Run.id == run_id, Run.gpu_event_id.is_(None))
-                           .values(gpu_event_id=gpu_event_id[:200]))
+        _update_run(run_id, Run.gpu_event_id.is_(None), gpu_event_id=gpu_event_id[:200])
     new_output = None
     if "output_data" in body and body["output_data"] is not None:
         new_output = _store_output(run_id, body["output_data"], body.get("node_meta"))
@@ -146,7 +145,7 @@ def _store_output(run_id: str, data: Any, node_meta: Any) -> RunOutput:
     error = None
     if isinstance(data, list):
         kind = "timing"  # HEAD node: per-node timing array at the end of the prompt
-        db.session.execute(sa.update(Run).where(Run.id == run_id).values(node_timings=data))
+        _update_run(run_id, node_timings=data)
     elif isinstance(data, dict) and ("error" in data or "exception_message" in data):
         kind = "error"
         error = _describe_error(data)
@@ -155,7 +154,7 @@ def _store_output(run_id: str, data: Any, node_meta: Any) -> RunOutput:
     run_hooks.record(run_id, "output", {"output_id": output.id, "kind": kind, "data": data,
                                         "node_meta": {"node_id": node_id, "node_class": node_class}})
     if error:
-        db.session.execute(sa.update(Run).where(Run.id == run_id, Run.error.is_(None)).values(error=error))
+        _update_run(run_id, Run.error.is_(None), error=error)
     return output
 
 
@@ -174,6 +173,27 @@ def _describe_error(data: dict[str, Any]) -> str:
 
 
 
+def _update_run(run_id: str, *conditions: Any, **values: Any) -> int:
+    """UPDATE one run on the session's connection (Core: no ORM bulk-update machinery per callback)."""
+    return db.session.connection().execute(
+        sa.update(Run.__table__).where(Run.id == run_id, *conditions).values(**values)).rowcount
+
+
+def _update_live_status() -> sa.Update:
+    # Prebuilt: progress callbacks are the most frequent state change (one per sampler step). A NULL
+    # parameter keeps the column; non-terminal runs only, so a late live_status never rewrites a
+    # finished run's progress.
+    runs = Run.__table__.c
+    return (sa.update(Run.__table__)
+            .where(runs.id == sa.bindparam("run_id"), runs.ended_at.is_(None))
+            .values(live_status=sa.func.coalesce(sa.bindparam("live_status", type_=sa.String), runs.live_status),
+                    progress=sa.func.coalesce(sa.bindparam("progress", type_=sa.Float), runs.progress)))
+
+
+UPDATE_LIVE_STATUS = _update_live_status()
+RUN_STATUS = sa.select(Run.__table__.c.id, Run.__table__.c.status).where(Run.__table__.c.id == sa.bindparam("run_id"))
+
+
 def _store_live_status(run_id: str, live_status: Any, progress: Any) -> None:
     values: dict[str, Any] = {}
     if isinstance(live_status, str):
@@ -181,9 +201,8 @@ def _store_live_status(run_id: str, live_status: Any, progress: Any) -> None:
     if isinstance(progress, (int, float)) and not isinstance(progress, bool) and 0 <= progress <= 1:
         values["progress"] = float(progress)
     if values:
-        # Non-terminal runs only: a late live_status must not rewrite a finished run's progress.
-        updated = db.session.execute(
-            sa.update(Run).where(Run.id == run_id, Run.ended_at.is_(None)).values(**values)).rowcount
+        updated = db.session.connection().execute(UPDATE_LIVE_STATUS, {
+            "run_id": run_id, "live_status": values.get("live_status"), "progress": values.get("progress")}).rowcount
         if updated:
             run_hooks.record(run_id, "progress", values)
 
@@ -201,10 +220,10 @@ def _apply_ws_event(run_id: str, event: dict[str, Any]) -> list[str]:
     name = event.get("event")
     data = event.get("data") if isinstance(event.get("data"), dict) else {}
     if name == "executed" and _has_media(data.get("output"), data):
-        db.session.execute(sa.update(Run).where(Run.id == run_id).values(expects_media=True))
+        _update_run(run_id, expects_media=True)
         return ["expects_media"]
     if name == "execution_success" or (name == "executing" and data.get("node") is None):
-        db.session.execute(sa.update(Run).where(Run.id == run_id).values(execution_done=True))
+        _update_run(run_id, execution_done=True)
         db.session.commit()
         return ["success"] if finish_if_done(run_id) else ["execution_done"]
     if name == "execution_interrupted":
@@ -212,8 +231,7 @@ def _apply_ws_event(run_id: str, event: dict[str, Any]) -> list[str]:
         transition(run_id, "cancelled", error="Interrupted on the machine")
         return ["cancelled"]
     if name == "execution_error":
-        db.session.execute(sa.update(Run).where(Run.id == run_id, Run.error.is_(None))
-                           .values(error=_describe_error(data)))
+        _update_run(run_id, Run.error.is_(None), error=_describe_error(data))
         mark_changed(run_id)
         return ["error"]
     return []

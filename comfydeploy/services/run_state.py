@@ -23,9 +23,10 @@ def allowed_from(new_status: str) -> list[str]:
 def _apply(run_id: str, new_status: str, conditions: list, values: dict) -> bool:
     if new_status in TERMINAL_STATUSES:
         values = {**values, "started_at": sa.func.coalesce(Run.started_at, Run.dispatched_at)}
-    row = db.session.execute(
-        sa.update(Run).where(Run.id == run_id, Run.status.in_(allowed_from(new_status)), *conditions)
-        .values(**values).returning(Run.error).execution_options(synchronize_session=False)
+    runs = Run.__table__.c
+    row = db.session.connection().execute(
+        sa.update(Run.__table__).where(runs.id == run_id, runs.status.in_(allowed_from(new_status)), *conditions)
+        .values(**values).returning(runs.error)
     ).first()
     changed = row is not None
     if changed:
