@@ -259,7 +259,10 @@ def list_poll_lines(env: dict[str, str], data: dict) -> tuple[Path, Path, Path]:
     import psycopg
     auth = f"Bearer {data['token']}"
     with psycopg.connect(env["DATABASE_URL"]) as conn:
-        ids = [r[0] for r in conn.execute("SELECT id FROM runs ORDER BY random() LIMIT 2000")]
+        # Finished runs only, at both sizes: the POST /api/run cells left thousands of never-dispatched
+        # runs whose polls also count the runs queued ahead of them, which would make the two samples
+        # different mixes rather than different table sizes.
+        ids = [r[0] for r in conn.execute("SELECT id FROM runs WHERE status = 'success' ORDER BY random() LIMIT 2000")]
         total = conn.execute("SELECT count(*) FROM runs").fetchone()[0]
         middle = conn.execute("SELECT id FROM runs ORDER BY created_at DESC, id DESC OFFSET %s LIMIT 1",
                               (total // 2,)).fetchone()[0]
