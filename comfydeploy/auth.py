@@ -14,11 +14,11 @@ from typing import Any, Callable
 import sqlalchemy as sa
 from flask import current_app, g, redirect, request, session, url_for
 
-from .rate_limits import counter_keys, evaluate, limits_for_request
 from .errors import AppError, Unauthorized
 from .extensions import db
 from .models import ApiKey, Membership, User
 from .models.base import utcnow
+from .rate_limits import counter_keys, evaluate, limits_for_request
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,13 @@ class Scope:
         if self.org_id:
             return model.org_id == self.org_id
         return sa.and_(model.user_id == self.user_id, model.org_id.is_(None))
+
+    @staticmethod
+    def bound_where(columns: Any, org_scope: bool) -> sa.ColumnElement[bool]:
+        """`where` with bind parameters :user_id and :org_id, for statements built once and reused."""
+        if org_scope:
+            return columns.org_id == sa.bindparam("org_id")
+        return sa.and_(columns.user_id == sa.bindparam("user_id"), columns.org_id.is_(None))
 
     def owns(self, row: Any) -> bool:
         if self.org_id:
@@ -163,7 +170,7 @@ return out
 """
 
 
-def _key_state(key_id: str, limits: list) -> tuple[KeyRecord | None, bool, list[int]]:
+def _key_state(key_id: str, limits: list, now: float) -> tuple[KeyRecord | None, bool, list[int]]:
     """(record, due for a last-used write, rate-limit counts) in one Redis round trip; also fetches the
     endpoint's PREFETCH keys into g.prefetched."""
     from .queue import redis_connection, run_script
@@ -171,7 +178,7 @@ def _key_state(key_id: str, limits: list) -> tuple[KeyRecord | None, bool, list[
     interval = current_app.config["API_KEY_TOUCH_INTERVAL"]
     prefetch = PREFETCH.get((request.method, request.endpoint))
     extra = prefetch(request) if prefetch is not None else []
-    counters = counter_keys(key_id, limits, time.time())
+    counters = counter_keys(key_id, limits, now)
     script = current_app.extensions.get("cd_key_state_script")
     if script is None:
         script = current_app.extensions["cd_key_state_script"] = conn.register_script(KEY_STATE_SCRIPT)
@@ -201,22 +208,23 @@ def authenticate_api_request() -> KeyRecord:
         raise Unauthorized("Missing or unusable Authorization header: send 'Authorization: Bearer <api key>'")
     claims = decode_api_key(token, current_app.config["JWT_SECRET_KEY"])
     limits = limits_for_request()
-    key, due, counters = _key_state(str(claims["jti"]), limits)
+    now = time.time()  # one instant for the windows counted and the limit state derived from them
+    key, due, counters = _key_state(str(claims["jti"]), limits, now)
     if key is None or key.revoked or not hmac.compare_digest(key.key_hash, hash_token(token)):
         raise Unauthorized("API key has been revoked")
     if key.user_id != claims["user_id"] or key.org_id != claims.get("org_id"):
         raise Unauthorized("API key has been revoked")
-    if key.expires_at is not None and key.expires_at <= time.time():
+    if key.expires_at is not None and key.expires_at <= now:
         raise Unauthorized("API key has expired")
     if key.org_id and not db.session.scalar(
             sa.select(Membership.id).where(Membership.org_id == key.org_id, Membership.user_id == key.user_id)):
         raise Unauthorized("API key no longer speaks for its organisation: its owner is not a member any more")
-    state = evaluate(limits, counters, time.time())
+    state = evaluate(limits, counters, now)
     g.rate_limit = state
     if state.exceeded:
         raise AppError(f"Rate limit exceeded ({state.limit.text} per API key); slow down and retry after the "
                        f"Retry-After delay", status_code=429,
-                       headers={**state.headers(), "Retry-After": str(state.retry_after(time.time()))})
+                       headers={**state.headers(), "Retry-After": str(state.retry_after(now))})
     g.api_key = key
     g.scope = Scope(user_id=key.user_id, org_id=key.org_id)
     if due:

@@ -20,9 +20,9 @@ from ..services.run_views import dump_run_view, load_run_view, run_view
 from . import long_requests
 from .base_url import public_base_url
 
-def json_response(body: dict, status: int = 200) -> Response:
+def json_response(body: dict, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     """A JSON response built directly (the schema named in @blp.response documents it)."""
-    return Response(json.dumps(body, default=str), status=status, mimetype="application/json")
+    return Response(json.dumps(body, default=str), status=status, mimetype="application/json", headers=headers)
 
 
 blp = Blueprint("runs", __name__, url_prefix="/api", description="Runs")
@@ -93,9 +93,7 @@ class RunResource(MethodView):
             run = create()
         headers = {"Idempotent-Replayed": "true"} if replayed else {}
         if not wait:
-            response = json_response({"run_id": run.id, "status": run.status})
-            response.headers.update(headers)
-            return response
+            return json_response({"run_id": run.id, "status": run.status}, headers=headers)
         if not long_requests.try_acquire():
             return {"run_id": run.id, "status": run.status}, 202, {**headers, "Retry-After": "1"}
         try:
@@ -106,7 +104,7 @@ class RunResource(MethodView):
             return {"run_id": run.id, "status": run.status}, 202, headers
         body = RunSchema().dump(run_view(run, base))
         body["run_id"] = run.id
-        return Response(json.dumps(body), status=200, mimetype="application/json", headers=headers)
+        return json_response(body, headers=headers)
 
     # The query is read by hand: clients poll this, and webargs' parsing was a tenth of a poll's CPU.
     @blp.doc(parameters=[{"in": "query", "name": "run_id", "required": True, "schema": {"type": "string"},

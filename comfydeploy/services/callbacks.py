@@ -15,7 +15,7 @@ from ..models import File, Run, RunLog, RunOutput
 from ..models.base import new_id, utcnow
 from ..storage import get_storage
 from . import run_hooks
-from .run_state import finish_if_done, transition
+from .run_state import finish_if_done, transition, update_run
 from .run_view_cache import mark_changed
 from .runs import token_matches
 
@@ -108,7 +108,7 @@ def apply_accepted(run_id: str, body: dict[str, Any]) -> str:
     gpu_event_id = body.get("gpu_event_id")
     if status and isinstance(gpu_event_id, str) and gpu_event_id:
         # Every callback repeats it; recording it once, with a status, saves a write per callback.
-        _update_run(run_id, Run.gpu_event_id.is_(None), gpu_event_id=gpu_event_id[:200])
+        update_run(run_id, Run.gpu_event_id.is_(None), gpu_event_id=gpu_event_id[:200])
     new_output = None
     if "output_data" in body and body["output_data"] is not None:
         new_output = _store_output(run_id, body["output_data"], body.get("node_meta"))
@@ -145,7 +145,7 @@ def _store_output(run_id: str, data: Any, node_meta: Any) -> RunOutput:
     error = None
     if isinstance(data, list):
         kind = "timing"  # HEAD node: per-node timing array at the end of the prompt
-        _update_run(run_id, node_timings=data)
+        update_run(run_id, node_timings=data)
     elif isinstance(data, dict) and ("error" in data or "exception_message" in data):
         kind = "error"
         error = _describe_error(data)
@@ -154,7 +154,7 @@ def _store_output(run_id: str, data: Any, node_meta: Any) -> RunOutput:
     run_hooks.record(run_id, "output", {"output_id": output.id, "kind": kind, "data": data,
                                         "node_meta": {"node_id": node_id, "node_class": node_class}})
     if error:
-        _update_run(run_id, Run.error.is_(None), error=error)
+        update_run(run_id, Run.error.is_(None), error=error)
     return output
 
 
@@ -173,12 +173,6 @@ def _describe_error(data: dict[str, Any]) -> str:
 
 
 
-def _update_run(run_id: str, *conditions: Any, **values: Any) -> int:
-    """UPDATE one run on the session's connection (Core: no ORM bulk-update machinery per callback)."""
-    return db.session.connection().execute(
-        sa.update(Run.__table__).where(Run.id == run_id, *conditions).values(**values)).rowcount
-
-
 def _update_live_status() -> sa.Update:
     # Prebuilt: progress callbacks are the most frequent state change (one per sampler step). A NULL
     # parameter keeps the column; non-terminal runs only, so a late live_status never rewrites a
@@ -191,7 +185,7 @@ def _update_live_status() -> sa.Update:
 
 
 UPDATE_LIVE_STATUS = _update_live_status()
-RUN_STATUS = sa.select(Run.__table__.c.id, Run.__table__.c.status).where(Run.__table__.c.id == sa.bindparam("run_id"))
+RUN_STATUS = sa.select(Run.id, Run.status).where(Run.id == sa.bindparam("run_id"))
 
 
 def _store_live_status(run_id: str, live_status: Any, progress: Any) -> None:
@@ -220,10 +214,10 @@ def _apply_ws_event(run_id: str, event: dict[str, Any]) -> list[str]:
     name = event.get("event")
     data = event.get("data") if isinstance(event.get("data"), dict) else {}
     if name == "executed" and _has_media(data.get("output"), data):
-        _update_run(run_id, expects_media=True)
+        update_run(run_id, expects_media=True)
         return ["expects_media"]
     if name == "execution_success" or (name == "executing" and data.get("node") is None):
-        _update_run(run_id, execution_done=True)
+        update_run(run_id, execution_done=True)
         db.session.commit()
         return ["success"] if finish_if_done(run_id) else ["execution_done"]
     if name == "execution_interrupted":
@@ -231,7 +225,7 @@ def _apply_ws_event(run_id: str, event: dict[str, Any]) -> list[str]:
         transition(run_id, "cancelled", error="Interrupted on the machine")
         return ["cancelled"]
     if name == "execution_error":
-        _update_run(run_id, Run.error.is_(None), error=_describe_error(data))
+        update_run(run_id, Run.error.is_(None), error=_describe_error(data))
         mark_changed(run_id)
         return ["error"]
     return []

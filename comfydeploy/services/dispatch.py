@@ -13,9 +13,9 @@ from ..machines import client as machine_client
 from ..models import TERMINAL_STATUSES, Deployment, Machine, Run, RunOutput, WorkflowVersion
 from ..models.base import new_id, utcnow
 from . import run_hooks
-from .run_state import transition
+from .run_state import transition, update_run
 from .run_view_cache import mark_changed
-from .runs import cd_token
+from .runs import cd_token, run_timeout_for
 
 # A dispatch claim older than this is considered abandoned (the worker died mid-request).
 DISPATCH_LEASE = timedelta(minutes=5)
@@ -43,43 +43,43 @@ def build_payload(run: Any, version: Any) -> dict[str, Any]:
     }
 
 
-def _claimable(now):
-    """Not started, not sent, and not claimed by a live attempt (same rule as CLAIM)."""
+def _claimable(lease_start: Any) -> sa.ColumnElement[bool]:
+    """Not started, not sent, and not claimed by an attempt begun after `lease_start` (a time, or a bind
+    parameter in the prebuilt CLAIM)."""
     return sa.and_(Run.status == "not-started", Run.dispatched_at.is_(None),
-                   sa.or_(Run.dispatch_claimed_at.is_(None), Run.dispatch_claimed_at < now - DISPATCH_LEASE))
+                   sa.or_(Run.dispatch_claimed_at.is_(None), Run.dispatch_claimed_at < lease_start))
 
 
 def _claim_statement() -> sa.Update:
     # Prebuilt (bind parameters for the run and the times): the claim runs once per dispatched run.
-    runs = Run.__table__.c
-    claimable = sa.and_(runs.status == "not-started", runs.dispatched_at.is_(None),
-                        sa.or_(runs.dispatch_claimed_at.is_(None), runs.dispatch_claimed_at < sa.bindparam("lease_start")))
-    return (sa.update(Run.__table__).where(runs.id == sa.bindparam("run_id"), claimable)
-            .values(dispatch_claimed_at=sa.bindparam("now"), dispatch_attempts=runs.dispatch_attempts + 1))
+    return (sa.update(Run.__table__).where(Run.id == sa.bindparam("run_id"), _claimable(sa.bindparam("lease_start")))
+            .values(dispatch_claimed_at=sa.bindparam("now"), dispatch_attempts=Run.dispatch_attempts + 1))
 
 
 CLAIM = _claim_statement()
 
 
-def _claim(run_id: str) -> bool:
-    now = utcnow()
-    claimed = db.session.connection().execute(
+def _try_claim(run_id: str, now) -> bool:
+    """Claim the run for one send attempt, in the caller's transaction."""
+    return db.session.connection().execute(
         CLAIM, {"run_id": run_id, "now": now, "lease_start": now - DISPATCH_LEASE}).rowcount == 1
+
+
+def _claim(run_id: str) -> bool:
+    claimed = _try_claim(run_id, utcnow())
     db.session.commit()
     return claimed
 
 
 def _release_claim(run_id: str) -> None:
-    db.session.execute(sa.update(Run).where(Run.id == run_id, Run.dispatched_at.is_(None))
-                       .values(dispatch_claimed_at=None))
+    update_run(run_id, Run.dispatched_at.is_(None), dispatch_claimed_at=None)
     db.session.commit()
 
 
 def _mark_dispatched(run_id: str, run_timeout: int) -> None:
     now = utcnow()
-    db.session.connection().execute(
-        sa.update(Run.__table__).where(Run.__table__.c.id == run_id, Run.__table__.c.dispatched_at.is_(None))
-        .values(dispatched_at=now, deadline_at=now + timedelta(seconds=run_timeout)))
+    update_run(run_id, Run.dispatched_at.is_(None),
+               dispatched_at=now, deadline_at=now + timedelta(seconds=run_timeout))
     mark_changed(run_id)
     db.session.commit()
 
@@ -143,7 +143,7 @@ def _send(run_id: str, row: Any = None, attempts: int | None = None) -> str:
     target = machine_client.MachineTarget(row.machine_type, row.endpoint, row.auth_token)
     payload = build_payload(row, row)
     name = row.machine_name
-    run_timeout = row.run_timeout or current_app.config["RUN_TIMEOUT"]
+    run_timeout = run_timeout_for(row)  # the row's run_timeout is the deployment's (None without one)
     config = current_app.config
     db.session.commit()  # hold no transaction while waiting on the network
     try:
@@ -191,14 +191,12 @@ def _claim_next(machine_id: str) -> str | None:
     if machine.max_concurrency and active_on_machine(machine_id, now) >= machine.max_concurrency:
         db.session.commit()
         return None
-    run_id = db.session.scalar(sa.select(Run.id).where(Run.machine_id == machine_id, _claimable(now))
+    run_id = db.session.scalar(sa.select(Run.id).where(Run.machine_id == machine_id, _claimable(now - DISPATCH_LEASE))
                                .order_by(Run.created_at, Run.id).limit(1))
     if run_id is None:
         db.session.commit()
         return None
-    claimed = db.session.execute(
-        sa.update(Run).where(Run.id == run_id, _claimable(now))
-        .values(dispatch_claimed_at=now, dispatch_attempts=Run.dispatch_attempts + 1)).rowcount == 1
+    claimed = _try_claim(run_id, now)
     db.session.commit()
     return run_id if claimed else _claim_next(machine_id)
 

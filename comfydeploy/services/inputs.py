@@ -4,6 +4,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import sqlalchemy as sa
+
+from ..extensions import db
+from ..models import WorkflowVersion
+
 # class_type -> (JSON type accepted from callers, field the node reads the value from)
 INPUT_CLASSES: dict[str, str] = {
     "ComfyUIDeployExternalText": "string",
@@ -57,9 +62,6 @@ def version_input_schema(version_id: str) -> list[dict[str, Any]]:
     once pushed, and POST /api/run needs this on every call (reading workflow_api only on a miss)."""
     schema = _SCHEMAS_BY_VERSION.get(version_id)
     if schema is None:
-        import sqlalchemy as sa
-        from ..extensions import db
-        from ..models import WorkflowVersion
         schema = input_schema(db.session.scalar(sa.select(WorkflowVersion.workflow_api)
                                                 .where(WorkflowVersion.id == version_id)))
         if len(_SCHEMAS_BY_VERSION) >= SCHEMA_CACHE_SIZE:

@@ -31,11 +31,15 @@ def _file_id_from_url(url: Any) -> str | None:
     return None
 
 
+def _has_media(outputs: list[Any]) -> bool:
+    """Whether any output lists media items (whose URLs need the run's files to be signed)."""
+    return any(isinstance(o.data, dict) and any(o.data.get(k) for k in URL_KEYS) for o in outputs)
+
+
 def sign_outputs(run: Run, outputs: list[RunOutput], base_url: str) -> list[dict[str, Any]]:
     """Outputs with every media item's url replaced by a fresh signed URL (private storage)."""
-    has_media = any(isinstance(o.data, dict) and any(o.data.get(k) for k in URL_KEYS) for o in outputs)
     files = list(db.session.scalars(sa.select(File).where(File.run_id == run.id).order_by(File.created_at))) \
-        if has_media else []
+        if _has_media(outputs) else []
     return _sign(outputs, files, base_url)
 
 
@@ -89,8 +93,9 @@ def run_view(run: Run, base_url: str, include_outputs: bool = True, include_queu
 
 _runs, _outputs, _files = Run.__table__, RunOutput.__table__, File.__table__
 VIEW_COLUMNS = [_runs.c[name] for name in (
-    "user_id", "org_id", "id", "status", "workflow_id", "workflow_version_id", "deployment_id", "machine_id", "origin", "workflow_inputs",
-    "progress", "live_status", "error", "created_at", "dispatched_at", "started_at", "ended_at", "node_timings")]
+    "user_id", "org_id", "id", "status", "workflow_id", "workflow_version_id", "deployment_id", "machine_id",
+    "origin", "workflow_inputs", "progress", "live_status", "error", "created_at", "dispatched_at", "started_at",
+    "ended_at", "node_timings")]
 OUTPUT_COLUMNS = [_outputs.c.kind.label("out_kind"), _outputs.c.data.label("out_data"),
                   _outputs.c.created_at.label("out_created_at"), _outputs.c.node_id.label("out_node_id"),
                   _outputs.c.node_class.label("out_node_class")]
@@ -111,11 +116,10 @@ class _OutputRow:
 
 def _view_query(org_scope: bool) -> sa.Select:
     # Built once with bind parameters: each poll reuses the compiled statement and its cache key.
-    owner = _runs.c.org_id == sa.bindparam("org_id") if org_scope else \
-        sa.and_(_runs.c.user_id == sa.bindparam("user_id"), _runs.c.org_id.is_(None))
     return (sa.select(*VIEW_COLUMNS, *OUTPUT_COLUMNS)
             .select_from(_runs.outerjoin(_outputs, _outputs.c.run_id == _runs.c.id))
-            .where(_runs.c.id == sa.bindparam("run_id"), owner).order_by(_outputs.c.seq))
+            .where(_runs.c.id == sa.bindparam("run_id"), Scope.bound_where(_runs.c, org_scope))
+            .order_by(_outputs.c.seq))
 
 
 VIEW_QUERY = {False: _view_query(False), True: _view_query(True)}
@@ -130,7 +134,7 @@ def load_run_view(scope: Scope, run_id: str, base_url: str) -> dict[str, Any]:
     cached, stamp = run_view_cache.lookup(run_id)
     if cached is not None:
         owner_id, owner_org = cached["owner"]
-        if (owner_org != scope.org_id) if scope.org_id else (owner_id != scope.user_id or owner_org is not None):
+        if not scope.owns(SimpleNamespace(user_id=owner_id, org_id=owner_org)):
             raise NotFound(f"Run {run_id} not found")
         outputs = [SimpleNamespace(**o) for o in cached["outputs"]]
         files = [SimpleNamespace(id=f[0], key=f[1], filename=f[2]) for f in cached["files"]]
@@ -142,8 +146,7 @@ def load_run_view(scope: Scope, run_id: str, base_url: str) -> dict[str, Any]:
             raise NotFound(f"Run {run_id} not found")
         run = rows[0]
         outputs = [_OutputRow(row) for row in rows if row.out_kind is not None]
-        has_media = any(isinstance(o.data, dict) and any(o.data.get(k) for k in URL_KEYS) for o in outputs)
-        files = conn.execute(FILES_QUERY, {"run_id": run_id}).all() if has_media else []
+        files = conn.execute(FILES_QUERY, {"run_id": run_id}).all() if _has_media(outputs) else []
     view = run_view(run, base_url, include_outputs=False)
     if run.status in TERMINAL_STATUSES:
         run_view_cache.store(run_id, stamp, {

@@ -47,13 +47,11 @@ def queue_ttl_for(deployment: Deployment | None) -> int:
 def _deployment_query(org_scope: bool) -> sa.Select:
     # Built once with bind parameters, so each POST /api/run reuses the compiled statement.
     d, v, m = Deployment.__table__.c, WorkflowVersion.__table__.c, Machine.__table__.c
-    owner = d.org_id == sa.bindparam("org_id") if org_scope else \
-        sa.and_(d.user_id == sa.bindparam("user_id"), d.org_id.is_(None))
     return (sa.select(d.id, d.run_timeout, d.queue_ttl, v.id.label("version_id"), v.workflow_id,
                       m.id.label("machine_id"), m.name, m.disabled, m.endpoint, m.status)
             .select_from(Deployment.__table__.join(WorkflowVersion.__table__, v.id == d.workflow_version_id)
                          .join(Machine.__table__, m.id == d.machine_id))
-            .where(d.id == sa.bindparam("deployment_id"), owner))
+            .where(d.id == sa.bindparam("deployment_id"), Scope.bound_where(d, org_scope)))
 
 
 DEPLOYMENT_QUERY = {False: _deployment_query(False), True: _deployment_query(True)}

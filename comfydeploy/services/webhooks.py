@@ -115,9 +115,8 @@ def delete_endpoint(scope: Scope, endpoint_id: str) -> None:
 def trigger(run_id: str, event_type: str, extra: dict[str, Any] | None = None) -> list[str]:
     """Create one delivery per destination that wants this event, then queue them (after commit)."""
     # Only the columns needed: this runs on every status change and output of every run.
-    run = db.session.connection().execute(sa.select(
-        Run.__table__.c.id, Run.__table__.c.user_id, Run.__table__.c.org_id, Run.__table__.c.webhook_url)
-        .where(Run.__table__.c.id == run_id)).first()
+    run = db.session.connection().execute(
+        sa.select(Run.id, Run.user_id, Run.org_id, Run.webhook_url).where(Run.id == run_id)).first()
     if run is None:
         return []
     scope = Scope(run.user_id, run.org_id)
