@@ -52,16 +52,12 @@ def hash_token(token: str) -> str:
 
 
 def configure_jwt(app) -> None:
+    """flask-jwt-extended issues the keys; decode_api_key checks them (so no decode-side settings)."""
     app.config.update(
-        JWT_TOKEN_LOCATION=["headers"],
-        JWT_HEADER_NAME="Authorization",
-        JWT_HEADER_TYPE="Bearer",
+        JWT_TOKEN_LOCATION=["headers"],  # keys travel in headers only: no csrf claim in them
         JWT_IDENTITY_CLAIM="user_id",
         JWT_ALGORITHM="HS256",
-        JWT_DECODE_ALGORITHMS=["HS256"],
         JWT_ACCESS_TOKEN_EXPIRES=False,
-        JWT_ERROR_MESSAGE_KEY="message",
-        JWT_COOKIE_CSRF_PROTECT=False,  # keys travel in headers only; no csrf claim in them
     )
 
 
