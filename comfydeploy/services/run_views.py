@@ -11,7 +11,7 @@ from flask import current_app
 
 from ..auth import Scope
 from ..errors import NotFound
-from ..extensions import db
+from ..extensions import autocommit_connection, db
 from ..models import TERMINAL_STATUSES, File, Run, RunOutput
 from ..schemas.run import RunOutputSchema, RunSchema
 from ..storage import get_storage
@@ -101,11 +101,6 @@ OUTPUT_COLUMNS = [_outputs.c.kind.label("out_kind"), _outputs.c.data.label("out_
                   _outputs.c.node_class.label("out_node_class")]
 
 
-def _read_only():
-    """A pooled connection outside any transaction: a read of one run needs no BEGIN/ROLLBACK round trips."""
-    return db.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-
-
 class _OutputRow:
     __slots__ = ("kind", "data", "created_at", "node_id", "node_class")
 
@@ -140,7 +135,7 @@ def load_run_view(scope: Scope, run_id: str, base_url: str) -> dict[str, Any]:
         files = [SimpleNamespace(id=f[0], key=f[1], filename=f[2]) for f in cached["files"]]
         return {**cached["run"], "outputs": _sign(outputs, files, base_url)}
     params = {"run_id": run_id, "user_id": scope.user_id, "org_id": scope.org_id}
-    with _read_only() as conn:
+    with autocommit_connection() as conn:  # a read of one run: no BEGIN/ROLLBACK
         rows = conn.execute(VIEW_QUERY[bool(scope.org_id)], params).all()
         if not rows:
             raise NotFound(f"Run {run_id} not found")

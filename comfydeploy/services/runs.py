@@ -12,7 +12,7 @@ from flask import current_app
 
 from ..auth import Scope
 from ..errors import Conflict, Invalid, NotFound
-from ..extensions import db
+from ..extensions import autocommit_connection, db
 from ..models import Deployment, Machine, Run, WorkflowVersion
 from ..models.base import new_id, utcnow
 from .inputs import coerce_inputs, version_input_schema
@@ -62,17 +62,19 @@ def create_run(scope: Scope, deployment_id: str, inputs: dict[str, Any] | None, 
     """Start a run of a deployment: check the request, commit the run (not-started), enqueue its dispatch."""
     if not isinstance(deployment_id, str) or not deployment_id:
         raise Invalid("deployment_id is required", {"deployment_id": ["Missing data for required field."]})
-    # One round trip for the deployment with its version and machine.
-    # One Core round trip for just the columns a run needs; the version's input schema is cached.
-    row = db.session.connection().execute(DEPLOYMENT_QUERY[bool(scope.org_id)], {
-        "deployment_id": deployment_id, "user_id": scope.user_id, "org_id": scope.org_id}).first()
-    if row is None:
-        raise NotFound(f"Deployment {deployment_id} not found")
-    deployment = SimpleNamespace(id=row.id, run_timeout=row.run_timeout, queue_ttl=row.queue_ttl)
-    version = SimpleNamespace(id=row.version_id, workflow_id=row.workflow_id)
-    machine = SimpleNamespace(id=row.machine_id, name=row.name, disabled=row.disabled, endpoint=row.endpoint,
-                              status=row.status)
-    return _start(scope, version, machine, deployment, inputs, base_url, api_key_id, origin, webhook)
+    # The busiest write path: one Core read of just the columns a run needs (the version's input schema
+    # is cached) and one INSERT, each committing alone on an autocommit connection, so no BEGIN/COMMIT
+    # round trips. The insert is the only write, so nothing can be left half-done.
+    with autocommit_connection() as conn:
+        row = conn.execute(DEPLOYMENT_QUERY[bool(scope.org_id)], {
+            "deployment_id": deployment_id, "user_id": scope.user_id, "org_id": scope.org_id}).first()
+        if row is None:
+            raise NotFound(f"Deployment {deployment_id} not found")
+        deployment = SimpleNamespace(id=row.id, run_timeout=row.run_timeout, queue_ttl=row.queue_ttl)
+        version = SimpleNamespace(id=row.version_id, workflow_id=row.workflow_id)
+        machine = SimpleNamespace(id=row.machine_id, name=row.name, disabled=row.disabled, endpoint=row.endpoint,
+                                  status=row.status)
+        return _start(scope, version, machine, deployment, inputs, base_url, api_key_id, origin, webhook, conn)
 
 
 def create_manual_run(scope: Scope, version_id: str, machine_id: str, inputs: dict[str, Any] | None,
@@ -90,7 +92,7 @@ INSERT_RUN = sa.insert(Run.__table__)
 
 def _start(scope: Scope, version: Any, machine: Any, deployment: Any,
            inputs: dict[str, Any] | None, base_url: str, api_key_id: str | None, origin: str,
-           webhook: str | None) -> Run:
+           webhook: str | None, autocommit: sa.Connection | None = None) -> Run:
     if inputs is not None and not isinstance(inputs, dict):
         raise Invalid("inputs must be an object of {input_id: value}", {"inputs": ["Must be an object."]})
     if webhook is not None:
@@ -113,10 +115,13 @@ def _start(scope: Scope, version: Any, machine: Any, deployment: Any,
         # A run that never gets dispatched must still end: waiting counts against the queue TTL.
         queue_deadline_at=now + timedelta(seconds=queue_ttl),
         deadline_at=now + timedelta(seconds=queue_ttl + run_timeout_for(deployment)))
-    # A Core insert (column defaults still apply) in the caller's transaction: cheaper than an ORM flush
-    # on the busiest write path; callers get a detached Run with the values written.
-    db.session.connection().execute(INSERT_RUN, values)
-    db.session.commit()
+    # A Core insert (column defaults still apply): cheaper than an ORM flush on the busiest write path;
+    # callers get a detached Run with the values written.
+    if autocommit is not None:
+        autocommit.execute(INSERT_RUN, values)
+    else:
+        db.session.connection().execute(INSERT_RUN, values)
+        db.session.commit()
     run = Run(**values)
     from ..tasks.runs import enqueue_dispatch
     enqueue_dispatch(run.id)
