@@ -226,12 +226,42 @@ def test_live_status_progress_and_logs(app, client, alice, new_run):
     run_id, headers = new_run()
     client.post("/api/update-run", json={"run_id": run_id, "live_status": "Executing KSampler", "progress": 0.5},
                 headers=headers)
+    from comfydeploy.models import RunEvent
+    with app.app_context():
+        events = db.session.scalars(db.select(RunEvent).where(RunEvent.run_id == run_id)).all()
+        assert [(e.type, e.data) for e in events] == [("progress", {"live_status": "Executing KSampler",
+                                                                     "progress": 0.5})]
     client.post("/api/update-run", json={"run_id": run_id, "log_data": [{"logs": "line 1\nline 2"}]}, headers=headers)
     run = get_run(client, alice, run_id)
     assert run["live_status"] == "Executing KSampler" and run["progress"] == 0.5
     from comfydeploy.models import RunLog
     with app.app_context():
         assert db.session.scalars(db.select(RunLog.text).where(RunLog.run_id == run_id)).all() == ["line 1\nline 2"]
+
+
+def test_progress_after_the_end_changes_nothing(app, client, alice, new_run):
+    run_id, headers = new_run()
+    for body in ({"status": "running"}, {"live_status": "Executing KSampler", "progress": 0.5},
+                 {"status": "success"}, {"live_status": "Executing VAEDecode", "progress": 0.7}):
+        assert client.post("/api/update-run", json={"run_id": run_id, **body}, headers=headers).status_code == 200
+    assert state(app, run_id)[0] == "success" and state(app, run_id)[2:] == (1.0, "Executing KSampler")
+    from comfydeploy.models import RunEvent
+    with app.app_context():
+        types = db.session.scalars(db.select(RunEvent.type).where(RunEvent.run_id == run_id).order_by(RunEvent.id))
+        assert list(types) == ["status", "progress", "status"]
+
+
+def test_callbacks_of_a_deleted_run(app, client, new_run):
+    run_id, headers = new_run()
+    with app.app_context():
+        db.session.delete(db.session.get(Run, run_id))
+        db.session.commit()
+    # Rows for it are refused by their foreign keys: 404. A status or progress changes nothing: 200,
+    # which stops the node's retries.
+    assert client.post("/api/update-run", json={"run_id": run_id, "output_data": {"text": ["x"]}},
+                       headers=headers).status_code == 404
+    for body in ({"status": "running"}, {"live_status": "Executing KSampler", "progress": 0.5}):
+        assert client.post("/api/update-run", json={"run_id": run_id, **body}, headers=headers).status_code == 200
 
 
 def test_file_upload_names_are_sanitised_and_unique(app, client, new_run):

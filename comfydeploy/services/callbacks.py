@@ -9,9 +9,9 @@ from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
 from ..errors import Invalid, NotFound, Unauthorized
-from ..extensions import db
+from ..extensions import autocommit_connection, db
 from ..machines.client import describe_prompt_error
-from ..models import File, Run, RunLog, RunOutput
+from ..models import File, Run, RunEvent, RunLog, RunOutput
 from ..models.base import new_id, utcnow
 from ..storage import get_storage
 from . import run_hooks
@@ -99,19 +99,42 @@ def apply_update(body: Any, authorization: str | None) -> str:
 
 
 def apply_accepted(run_id: str, body: dict[str, Any]) -> str:
-    """Apply a callback that accept_update already checked (inline, or from the callback stream)."""
+    """Apply a callback that accept_update already checked (inline, or from the callback stream):
+    one transaction, then the webhooks and queue steps that follow it."""
+    if PROGRESS_KEYS.issuperset(body) and db.engine.dialect.name == "postgresql":
+        return _store_progress_alone(run_id, body)
+    try:
+        done = apply_in_transaction(run_id, body)
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        if not run_exists(run_id):
+            raise NotFound(f"Run {run_id} not found")  # deleted meanwhile: foreign keys refused its rows
+        raise
+    run_hooks.run_after_commit()
+    return done
+
+
+def run_exists(run_id: str) -> bool:
+    return db.session.connection().execute(RUN_STATUS, {"run_id": run_id}).first() is not None
+
+
+def apply_in_transaction(run_id: str, body: dict[str, Any]) -> str:
+    """The writes of one accepted callback in the caller's transaction (the caller commits, then calls
+    run_hooks.run_after_commit); returns what was done, for logs and tests.
+
+    No read of the run first: the cd_token proves the run existed, an update of a run deleted since
+    changes nothing, and an insert for it fails its foreign key (apply_accepted answers 404)."""
     status = body.get("status")
-    run = db.session.connection().execute(RUN_STATUS, {"run_id": run_id}).first()
-    if run is None:
-        raise NotFound(f"Run {run_id} not found")
     done: list[str] = []
     gpu_event_id = body.get("gpu_event_id")
     if status and isinstance(gpu_event_id, str) and gpu_event_id:
         # Every callback repeats it; recording it once, with a status, saves a write per callback.
         update_run(run_id, Run.gpu_event_id.is_(None), gpu_event_id=gpu_event_id[:200])
-    new_output = None
     if "output_data" in body and body["output_data"] is not None:
-        new_output = _store_output(run_id, body["output_data"], body.get("node_meta"))
+        output = _store_output(run_id, body["output_data"], body.get("node_meta"))
+        if output.kind == "output":
+            run_hooks.after_commit(run_hooks.output_added, run_id, output.id)
         done.append("output")
     if "live_status" in body or "progress" in body:
         _store_live_status(run_id, body.get("live_status"), body.get("progress"))
@@ -121,17 +144,14 @@ def apply_accepted(run_id: str, body: dict[str, Any]) -> str:
         done.append("log")
     if isinstance(body.get("ws_event"), dict):
         done.extend(_apply_ws_event(run_id, body["ws_event"]))
-    db.session.commit()
-    if new_output is not None and new_output.kind == "output":
-        run_hooks.output_added(run_id, new_output.id)
     if status:
+        # After the outputs: an error the machine reported in one wins (transition keeps the first error).
         if status == "failed":
-            # An error the machine reported earlier (an output) wins: transition keeps the first error.
-            transition(run_id, "failed", error="The machine reported a failure")
+            transition(run_id, "failed", error="The machine reported a failure", commit=False)
         elif status == "cancelled":
-            transition(run_id, "cancelled", error="Cancelled on the machine")
+            transition(run_id, "cancelled", error="Cancelled on the machine", commit=False)
         else:
-            transition(run_id, status)
+            transition(run_id, status, commit=False)
         done.append(f"status:{status}")
     return ",".join(done) or "noop"
 
@@ -188,12 +208,47 @@ UPDATE_LIVE_STATUS = _update_live_status()
 RUN_STATUS = sa.select(Run.id, Run.status).where(Run.id == sa.bindparam("run_id"))
 
 
-def _store_live_status(run_id: str, live_status: Any, progress: Any) -> None:
+PROGRESS_KEYS = frozenset(("run_id", "live_status", "progress", "gpu_event_id"))
+
+
+def _progress_statement() -> sa.Insert:
+    # PostgreSQL only (SQLite has no UPDATE inside WITH): the progress update and its run event as one
+    # statement. The node sends one such callback per executing node, the most frequent state change.
+    runs, events = Run.__table__.c, RunEvent.__table__.c
+    updated = UPDATE_LIVE_STATUS.returning(runs.id).cte("updated")
+    return sa.insert(RunEvent.__table__).from_select(
+        ["run_id", "type", "data", "created_at"],
+        sa.select(updated.c.id, sa.literal("progress", sa.String), sa.bindparam("data", type_=events.data.type),
+                  sa.bindparam("now", type_=events.created_at.type)))
+
+
+PROGRESS_STATEMENT = _progress_statement()
+
+
+def _store_progress_alone(run_id: str, body: dict[str, Any]) -> str:
+    """A callback carrying only live status and progress: one statement on an autocommit connection
+    (was BEGIN, UPDATE, INSERT, COMMIT). The run view cache needs no bump: only unfinished runs change,
+    and those are never cached."""
+    values = _live_values(body.get("live_status"), body.get("progress"))
+    if not values:
+        return "noop"
+    with autocommit_connection() as conn:
+        conn.execute(PROGRESS_STATEMENT, {"run_id": run_id, "live_status": values.get("live_status"),
+                                          "progress": values.get("progress"), "data": values, "now": utcnow()})
+    return "live_status"
+
+
+def _live_values(live_status: Any, progress: Any) -> dict[str, Any]:
     values: dict[str, Any] = {}
     if isinstance(live_status, str):
         values["live_status"] = live_status[:500]
     if isinstance(progress, (int, float)) and not isinstance(progress, bool) and 0 <= progress <= 1:
         values["progress"] = float(progress)
+    return values
+
+
+def _store_live_status(run_id: str, live_status: Any, progress: Any) -> None:
+    values = _live_values(live_status, progress)
     if values:
         updated = db.session.connection().execute(UPDATE_LIVE_STATUS, {
             "run_id": run_id, "live_status": values.get("live_status"), "progress": values.get("progress")}).rowcount
@@ -218,11 +273,9 @@ def _apply_ws_event(run_id: str, event: dict[str, Any]) -> list[str]:
         return ["expects_media"]
     if name == "execution_success" or (name == "executing" and data.get("node") is None):
         update_run(run_id, execution_done=True)
-        db.session.commit()
-        return ["success"] if finish_if_done(run_id) else ["execution_done"]
+        return ["success"] if finish_if_done(run_id, commit=False) else ["execution_done"]
     if name == "execution_interrupted":
-        db.session.commit()
-        transition(run_id, "cancelled", error="Interrupted on the machine")
+        transition(run_id, "cancelled", error="Interrupted on the machine", commit=False)
         return ["cancelled"]
     if name == "execution_error":
         update_run(run_id, Run.error.is_(None), error=_describe_error(data))

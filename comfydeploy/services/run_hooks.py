@@ -2,14 +2,17 @@
 machine's queue moving on when a run ends."""
 from __future__ import annotations
 
-from typing import Any
+import logging
+from typing import Any, Callable
 
 import sqlalchemy as sa
+import sqlalchemy.orm as so
 
 from ..extensions import db
 from ..models import TERMINAL_STATUSES, Machine, Run, RunEvent
 from .run_view_cache import mark_changed
 
+log = logging.getLogger(__name__)
 STATUS_WEBHOOKS = {"running": "run.started", "success": "run.succeeded", "failed": "run.failed",
                    "cancelled": "run.cancelled", "timeout": "run.timeout"}
 
@@ -24,6 +27,36 @@ def record(run_id: str, event_type: str, data: Any) -> None:
     state-changing callback records one, and the ORM unit of work cost more than the insert."""
     db.session.connection().execute(INSERT_EVENT, {"run_id": run_id, "type": event_type, "data": data})
     mark_changed(run_id)
+
+
+AFTER_COMMIT = "cd_after_commit"
+
+
+def after_commit(hook: Callable[..., Any], *args: Any) -> None:
+    """Run `hook(*args)` once the caller's transaction commits (run_after_commit); hooks read the
+    committed rows and start work (webhooks, the machine queue) that must never see a rolled-back change."""
+    db.session.info.setdefault(AFTER_COMMIT, []).append((hook, args))
+
+
+def run_after_commit(keep_going: bool = False) -> None:
+    """The hooks of the transaction just committed, in the order they were added. With keep_going, a
+    failing hook is logged and the others still run (a batch of many runs' callbacks must not lose
+    the webhooks of the rest); otherwise the error propagates to the request that caused it."""
+    hooks = db.session.info.pop(AFTER_COMMIT, [])
+    for hook, args in hooks:
+        if not keep_going:
+            hook(*args)
+            continue
+        try:
+            hook(*args)
+        except Exception:  # noqa: BLE001 - logged; the other hooks of the batch still run
+            db.session.rollback()
+            log.exception("after-commit step %s%r failed", hook.__name__, args)
+
+
+@sa.event.listens_for(so.Session, "after_rollback")
+def _discard_after_rollback(session: so.Session) -> None:
+    session.info.pop(AFTER_COMMIT, None)  # the change they follow never happened
 
 
 def status_changed(run_id: str, status: str) -> None:

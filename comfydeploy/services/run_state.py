@@ -29,7 +29,7 @@ def allowed_from(new_status: str) -> list[str]:
     return [s for s, r in STATUS_RANK.items() if r < rank and s not in TERMINAL_STATUSES]
 
 
-def _apply(run_id: str, new_status: str, conditions: list, values: dict) -> bool:
+def _apply(run_id: str, new_status: str, conditions: list, values: dict, commit: bool) -> bool:
     if new_status in TERMINAL_STATUSES:
         values = {**values, "started_at": sa.func.coalesce(Run.started_at, Run.dispatched_at)}
     runs = Run.__table__.c
@@ -40,14 +40,18 @@ def _apply(run_id: str, new_status: str, conditions: list, values: dict) -> bool
     changed = row is not None
     if changed:
         run_hooks.record(run_id, "status", {"status": new_status, "error": row.error})
-    db.session.commit()
-    if changed:
-        run_hooks.status_changed(run_id, new_status)
+        run_hooks.after_commit(run_hooks.status_changed, run_id, new_status)
+    if commit:
+        db.session.commit()
+        run_hooks.run_after_commit()
     return changed
 
 
-def transition(run_id: str, new_status: str, error: str | None = None) -> bool:
-    """Move a run forward to `new_status`; False when that would be a step back or a terminal change."""
+def transition(run_id: str, new_status: str, error: str | None = None, commit: bool = True) -> bool:
+    """Move a run forward to `new_status`; False when that would be a step back or a terminal change.
+
+    With commit=False the change joins the caller's transaction; its webhooks and machine-queue step
+    wait for the caller's commit and run_hooks.run_after_commit()."""
     if new_status not in STATUS_RANK or new_status == "not-started":
         return False
     now = utcnow()
@@ -60,12 +64,12 @@ def transition(run_id: str, new_status: str, error: str | None = None) -> bool:
         values["started_at"] = sa.func.coalesce(Run.started_at, now)
     if error is not None:
         values["error"] = sa.func.coalesce(Run.error, error)
-    return _apply(run_id, new_status, [], values)
+    return _apply(run_id, new_status, [], values, commit)
 
 
-def finish_if_done(run_id: str) -> bool:
+def finish_if_done(run_id: str, commit: bool = True) -> bool:
     """Mark success when ComfyUI finished and no media upload is awaited (the HEAD node never
     sends success for runs without uploaded media, reference §6.5)."""
     now = utcnow()
     return _apply(run_id, "success", [Run.execution_done.is_(True), Run.expects_media.is_(False)],
-                  {"status": "success", "ended_at": now, "updated_at": now, "progress": 1.0})
+                  {"status": "success", "ended_at": now, "updated_at": now, "progress": 1.0}, commit)
