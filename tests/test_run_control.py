@@ -371,3 +371,26 @@ def test_queue_ttl_on_deployment(app, alice_api, sim):
     run = alice_api.get(f"/api/run?run_id={run_id}").json()
     assert run["status"] == "timeout" and "queue time-to-live" in run["error"]
     assert sim.dispatches == []
+
+
+def test_webhook_trigger_reaches_only_the_runs_scope(app, alice, bob, acme, new_run):
+    """The run and its scope's endpoints come from one join: only enabled endpoints of the run's own
+    scope that asked for the event get a delivery."""
+    from comfydeploy.models import WebhookEndpoint
+    run_id, _ = new_run()  # in Alice's personal scope
+    with app.app_context():
+        def endpoint(tenant, events, enabled=True):
+            row = WebhookEndpoint(user_id=tenant.user_id, org_id=tenant.org_id, url="https://hooks.example.com/in",
+                                  events=events, secret="whsec_test", enabled=enabled)
+            db.session.add(row)
+            return row
+        mine = endpoint(alice, ["run.started", "run.failed"])
+        endpoint(alice, ["run.started"], enabled=False)
+        endpoint(alice, ["run.failed"])
+        endpoint(bob, ["run.started"])
+        endpoint(acme, ["run.started"])  # Alice's organisation is another scope
+        db.session.commit()
+        mine_id = mine.id
+        assert len(webhook_service.trigger(run_id, "run.started")) == 1
+        assert db.session.scalars(db.select(WebhookDelivery.endpoint_id)
+                                  .where(WebhookDelivery.run_id == run_id)).all() == [mine_id]

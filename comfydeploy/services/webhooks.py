@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..auth import Scope
 from ..errors import Conflict, Invalid
-from ..extensions import db
+from ..extensions import autocommit_connection, db
 from ..models import WEBHOOK_EVENTS, Run, RunOutput, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from ..models.base import new_id, utcnow
 from .scoped import get_owned
@@ -112,21 +112,40 @@ def delete_endpoint(scope: Scope, endpoint_id: str) -> None:
 
 # ---- deliveries ----------------------------------------------------------------------------------
 
+def _destinations_query() -> sa.Select:
+    # Built once: the run and its scope's enabled endpoints in one outer join. This runs after every
+    # status change and output of every run, and most runs have no webhook at all: one autocommit
+    # round trip answers "nothing to send" (it was BEGIN, two selects and ROLLBACK).
+    runs, endpoints = Run.__table__.c, WebhookEndpoint.__table__.c
+    same_scope = sa.or_(sa.and_(runs.org_id.is_not(None), endpoints.org_id == runs.org_id),
+                        sa.and_(runs.org_id.is_(None), endpoints.org_id.is_(None), endpoints.user_id == runs.user_id))
+    return (sa.select(runs.id, runs.user_id, runs.org_id, runs.webhook_url, endpoints.id.label("endpoint_id"),
+                      endpoints.url.label("endpoint_url"), endpoints.events.label("endpoint_events"))
+            .select_from(Run.__table__.outerjoin(
+                WebhookEndpoint.__table__, sa.and_(same_scope, endpoints.enabled.is_(True))))
+            .where(runs.id == sa.bindparam("run_id")).order_by(endpoints.created_at))
+
+
+DESTINATIONS_QUERY = _destinations_query()
+
+
+def _destination_rows(run_id: str) -> list[Any]:
+    with autocommit_connection() as conn:
+        return conn.execute(DESTINATIONS_QUERY, {"run_id": run_id}).all()
+
+
 def trigger(run_id: str, event_type: str, extra: dict[str, Any] | None = None) -> list[str]:
     """Create one delivery per destination that wants this event, then queue them (after commit)."""
-    # Only the columns needed: this runs on every status change and output of every run.
-    run = db.session.connection().execute(
-        sa.select(Run.id, Run.user_id, Run.org_id, Run.webhook_url).where(Run.id == run_id)).first()
-    if run is None:
+    rows = _destination_rows(run_id)
+    if not rows:
         return []
-    scope = Scope(run.user_id, run.org_id)
+    run = rows[0]
     destinations: list[tuple[str | None, str]] = []
     if run.webhook_url:
         destinations.append((None, run.webhook_url))
-    for endpoint in db.session.scalars(sa.select(WebhookEndpoint).where(scope.where(WebhookEndpoint),
-                                                                        WebhookEndpoint.enabled.is_(True))):
-        if event_type in (endpoint.events or []):
-            destinations.append((endpoint.id, endpoint.url))
+    for row in rows:
+        if row.endpoint_id is not None and event_type in (row.endpoint_events or []):
+            destinations.append((row.endpoint_id, row.endpoint_url))
     if not destinations:
         return []
     payload = {"type": event_type, "timestamp": utcnow().isoformat(), "data": {"run_id": run.id, **(extra or {})}}
