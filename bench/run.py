@@ -83,7 +83,7 @@ def wrk(url: str, lines_file: Path | None, connections: int, seconds: int) -> di
     """Run wrk; returns requests/s and p50/p95/p99 in milliseconds."""
     threads = max(1, min(2, connections))
     cmd = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s", "--timeout", "10s",
-           "-s", str(ROOT / "bench" / "wrk_requests.lua"), url, "--", str(lines_file)]
+           "-s", str(ROOT / "bench" / "wrk_requests.lua"), url, "--", str(lines_file), str(threads)]
     result = subprocess.run(cmd, capture_output=True, text=True, check=True)
     data = json.loads(result.stdout.strip().splitlines()[-1])
     return {"rps": round(data["requests"] / (data["duration_us"] / 1e6), 1),
@@ -120,7 +120,9 @@ def seed(app, machine_url: str) -> dict:
     from comfydeploy.extensions import db
     from comfydeploy.models import Run, RunOutput
     from comfydeploy.services import api_keys, deployments, machines, users, workflows
+    from comfydeploy.models.base import new_id
     from comfydeploy.services.runs import cd_token
+    import sqlalchemy as sa
     sys.path.insert(0, str(ROOT / "tests"))
     from conftest import sample_workflow_api
     with app.app_context():
@@ -131,36 +133,49 @@ def seed(app, machine_url: str) -> dict:
         version = workflows.push_workflow(scope, sample_workflow_api(), {"nodes": []}, None, workflow_name="bench")
         deployment, _ = deployments.upsert_deployment(scope, version.id, machine.id, "production")
         now = datetime.now(timezone.utc)
-        finished, callback_runs = [], []
-        for i in range(300):
+        finished = []
+        for i in range(100):
             run = Run(user_id=user.id, workflow_id=version.workflow_id, workflow_version_id=version.id,
-                      deployment_id=deployment.id, machine_id=machine.id, status="success" if i < 100 else "not-started",
+                      deployment_id=deployment.id, machine_id=machine.id, status="success",
                       workflow_inputs={"prompt": "bench"}, callback_base_url=f"http://127.0.0.1:{APP_PORT}",
-                      created_at=now - timedelta(seconds=300 - i), started_at=now if i < 100 else None,
-                      ended_at=now if i < 100 else None, dispatched_at=now)
+                      created_at=now - timedelta(seconds=300 - i), started_at=now, ended_at=now, dispatched_at=now)
             db.session.add(run)
             db.session.flush()
-            if i < 100:
-                db.session.add(RunOutput(run_id=run.id, kind="output", node_id="3", data={"images": [
-                    {"filename": "out.png", "subfolder": "", "type": "output", "url": None}]}))
-                db.session.add(RunOutput(run_id=run.id, kind="timing", data=[{"id": "1", "time": 0.1}]))
-                finished.append(run.id)
-            else:
-                callback_runs.append(run.id)
+            db.session.add(RunOutput(run_id=run.id, kind="output", node_id="3", data={"images": [
+                {"filename": "out.png", "subfolder": "", "type": "output", "url": None}]}))
+            db.session.add(RunOutput(run_id=run.id, kind="timing", data=[{"id": "1", "time": 0.1}]))
+            finished.append(run.id)
+        # Dispatched, not yet started runs for the callback cells: each cell gets its own, so callbacks
+        # meet live runs (a run's first callbacks start it, its last ones finish it) rather than replays.
+        callback_runs = {}
+        for cell, count in CALLBACK_RUNS.items():
+            rows = [dict(id=new_id(), user_id=user.id, workflow_id=version.workflow_id,
+                         workflow_version_id=version.id, deployment_id=deployment.id, machine_id=machine.id,
+                         origin="api", status="not-started", workflow_inputs={"prompt": "bench"},
+                         callback_base_url=f"http://127.0.0.1:{APP_PORT}", created_at=now, dispatched_at=now)
+                    for _ in range(count)]
+            db.session.execute(sa.insert(Run.__table__), rows)
+            callback_runs[cell] = [row["id"] for row in rows]
         db.session.commit()
-        tokens = {run_id: cd_token(run_id) for run_id in callback_runs}
+        tokens = {run_id: cd_token(run_id) for runs in callback_runs.values() for run_id in runs}
         return {"token": token, "deployment_id": deployment.id, "finished": finished, "callback_runs": callback_runs,
                 "cd_tokens": tokens, "user_id": user.id, "workflow_id": version.workflow_id,
                 "version_id": version.id, "machine_id": machine.id}
 
 
-def callback_lines(data: dict) -> list[tuple[str, str, str, str]]:
-    """The real node's 20 status callbacks of one successful run (node-traces/success.json), per bench run."""
+# Runs per callback cell (20 callbacks each): more than each cell sends at the throughput seen here.
+CALLBACK_RUNS = {("update_run", 1): 300, ("update_run", 16): 800, ("update_run", 64): 800,
+                 ("update_run_stream", 1): 800, ("update_run_stream", 16): 1600, ("update_run_stream", 64): 1600}
+
+
+def callback_lines(data: dict, cell: tuple[str, int]) -> list[tuple[str, str, str, str]]:
+    """The real node's 20 status callbacks of one successful run (node-traces/success.json), for each of
+    the cell's runs."""
     trace = json.loads(TRACE.read_text())
     old = trace["request"]["body"]["prompt_id"]
     bodies = [json.dumps(c["json"]) for c in trace["callbacks"] if c["method"] == "POST"]
     rows = []
-    for run_id in data["callback_runs"]:
+    for run_id in data["callback_runs"][cell]:
         for body in bodies:
             rows.append(("POST", "/api/update-run", f"Bearer {data['cd_tokens'][run_id]}", body.replace(old, run_id)))
     return rows
@@ -322,7 +337,7 @@ def main() -> None:
     files = {
         "floor": write_lines("floor", [("GET", "/floor", "", "")]),
         "get_run": write_lines("get_run", [("GET", f"/api/run?run_id={r}", auth, "") for r in data["finished"]]),
-        "update_run": write_lines("update_run", callback_lines(data)),
+        **{cell: write_lines(f"{cell[0]}_c{cell[1]}", callback_lines(data, cell)) for cell in CALLBACK_RUNS},
         "post_run": write_lines("post_run", [("POST", "/api/run", auth,
                                               json.dumps({"deployment_id": data["deployment_id"],
                                                           "inputs": {"prompt": "bench", "steps": 4}}))]),
@@ -346,13 +361,13 @@ def main() -> None:
         results[name] = {}
         for c in concurrency:
             log(f"  {name} at concurrency {c}")
-            results[name][c] = wrk(base, files[name], c, seconds)
+            results[name][c] = wrk(base, files.get((name, c)) or files[name], c, seconds)
     stop(web)
 
     log("callback ingestion with CALLBACK_PROCESSING=stream, then the consumer draining the backlog")
     stream_env = {**env, "CALLBACK_PROCESSING": "stream"}
     web = start_gunicorn("wsgi:app", APP_PORT, stream_env)
-    results["update_run_stream"] = {c: wrk(base, files["update_run"], c, seconds) for c in concurrency}
+    results["update_run_stream"] = {c: wrk(base, files[("update_run_stream", c)], c, seconds) for c in concurrency}
     stop(web)
     import redis
     from comfydeploy.services.callback_stream import STREAM
@@ -427,7 +442,7 @@ def quick_throughput(env: dict[str, str], files: dict[str, Path], names: list[st
         stream = name == "update_run_stream"
         web = start_gunicorn("wsgi:app", APP_PORT, {**env, "CALLBACK_PROCESSING": "stream"} if stream else env)
         for c in concurrency:
-            m = wrk(f"http://127.0.0.1:{APP_PORT}", files["update_run" if stream else name], c, seconds)
+            m = wrk(f"http://127.0.0.1:{APP_PORT}", files.get((name, c)) or files[name], c, seconds)
             print(f"{name:<20}{c:>5}{m['rps']:>10.0f}{m['p50_ms']:>8.2f}{m['p99_ms']:>8.2f}"
                   f"{m['rps'] / floors[c]['rps']:>8.0%}{m['errors']:>8}", flush=True)
         stop(web)

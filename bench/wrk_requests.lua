@@ -1,13 +1,22 @@
 -- Requests come from a file of "METHOD<TAB>PATH<TAB>AUTHORIZATION<TAB>BODY" lines, used in turn.
+-- Thread i of n starts i/n of the way into the file, so threads send different lines (callback cells
+-- hand each run's callbacks to one thread, in order, as far as the file lasts).
 local lines = {}
 local counter = 0
+local started = 0
+
+setup = function(thread)
+  thread:set("tid", started)
+  started = started + 1
+end
 
 init = function(args)
   for line in io.lines(args[1]) do
     local method, path, auth, body = line:match("^([^\t]*)\t([^\t]*)\t([^\t]*)\t(.*)$")
     table.insert(lines, {method = method, path = path, auth = auth, body = body})
   end
-  counter = math.random(#lines)
+  local threads = tonumber(args[2]) or 1
+  counter = math.floor((tid or 0) * #lines / threads)
 end
 
 request = function()
