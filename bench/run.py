@@ -105,6 +105,10 @@ def reset_database(env: dict[str, str]) -> None:
         conn.execute(f"CREATE DATABASE {DB_NAME}")
     subprocess.run([sys.executable, "-m", "flask", "--app", "app", "db", "upgrade"], cwd=ROOT, env=env, check=True,
                    capture_output=True)
+    with psycopg.connect(env["DATABASE_URL"], autocommit=True) as conn:  # for the floor app's /probe/* endpoints
+        conn.execute("CREATE TABLE bench_probe (id text PRIMARY KEY, payload jsonb)")
+        conn.execute("CREATE TABLE bench_probe_rows (id int PRIMARY KEY, progress int NOT NULL DEFAULT 0)")
+        conn.execute("INSERT INTO bench_probe_rows (id) SELECT generate_series(0, 999)")
     import redis
     redis.Redis.from_url(REDIS_URL).flushdb()
 
@@ -336,6 +340,8 @@ def main() -> None:
     auth = f"Bearer {data['token']}"
     files = {
         "floor": write_lines("floor", [("GET", "/floor", "", "")]),
+        **{name: write_lines(name, [(method, path, "", "{}" if method == "POST" else "")])
+           for name, (method, path) in PROBES.items()},
         "get_run": write_lines("get_run", [("GET", f"/api/run?run_id={r}", auth, "") for r in data["finished"]]),
         **{cell: write_lines(f"{cell[0]}_c{cell[1]}", callback_lines(data, cell)) for cell in CALLBACK_RUNS},
         "post_run": write_lines("post_run", [("POST", "/api/run", auth,
@@ -352,7 +358,8 @@ def main() -> None:
     # (this machine's throughput drifts by tens of percent between minutes; the higher floor is the
     # conservative reference).
     log("HTTP floor (before): bare Flask endpoint under the same gunicorn config")
-    results["floor_before"] = measure_floor(env, files, concurrency, seconds)
+    results["floor_before"] = measure_floor(env, files, concurrency, seconds, probes=True)
+    results["probes"] = results["floor_before"].pop("probes")
 
     log("platform: gunicorn wsgi:app on PostgreSQL + Redis (no RQ worker: POST /api/run jobs just queue up)")
     web = start_gunicorn("wsgi:app", APP_PORT, env)
@@ -424,10 +431,21 @@ def main() -> None:
     report(results)
 
 
-def measure_floor(env: dict[str, str], files: dict[str, Path], concurrency: tuple[int, ...], seconds: int) -> dict:
+# Reference points served by the floor app: the least work a hot path cannot avoid (bench/floor_app.py).
+PROBES = {"probe_redis": ("GET", "/probe/redis"), "probe_pg_insert": ("POST", "/probe/pg-insert"),
+          "probe_pg_update": ("POST", "/probe/pg-update"), "probe_run_minimum": ("POST", "/probe/run-minimum")}
+
+
+def measure_floor(env: dict[str, str], files: dict[str, Path], concurrency: tuple[int, ...], seconds: int,
+                  probes: bool = False) -> dict:
+    """The floor at each concurrency; with probes, also each /probe/* endpoint at concurrency 64."""
     floor = start_gunicorn("bench.floor_app:app", FLOOR_PORT, env)
+    url = f"http://127.0.0.1:{FLOOR_PORT}"
     try:
-        return {c: wrk(f"http://127.0.0.1:{FLOOR_PORT}", files["floor"], c, seconds) for c in concurrency}
+        result = {c: wrk(url, files["floor"], c, seconds) for c in concurrency}
+        if probes:
+            result["probes"] = {name: wrk(url, files[name], 64, seconds) for name in PROBES}
+        return result
     finally:
         stop(floor)
 
@@ -435,9 +453,13 @@ def measure_floor(env: dict[str, str], files: dict[str, Path], concurrency: tupl
 def quick_throughput(env: dict[str, str], files: dict[str, Path], names: list[str], concurrency: tuple[int, ...],
                      seconds: int) -> None:
     """Only the floor and the named throughput paths (for profiling rounds); prints one line per cell."""
-    floors = measure_floor(env, files, concurrency, seconds)
+    floors = measure_floor(env, files, concurrency, seconds, probes=True)
+    probes = floors.pop("probes")
     for c, m in floors.items():
         print(f"{'floor (before)':<20}{c:>5}{m['rps']:>10.0f}{m['p50_ms']:>8.2f}{m['p99_ms']:>8.2f}", flush=True)
+    for name, m in probes.items():
+        print(f"{name:<20}{64:>5}{m['rps']:>10.0f}{m['p50_ms']:>8.2f}{m['p99_ms']:>8.2f}"
+              f"{m['rps'] / floors[64]['rps']:>8.0%}", flush=True)
     for name in names:
         stream = name == "update_run_stream"
         web = start_gunicorn("wsgi:app", APP_PORT, {**env, "CALLBACK_PROCESSING": "stream"} if stream else env)
@@ -464,6 +486,11 @@ def report(r: dict) -> None:
             rat = "" if name.startswith("floor") else f"{ratio(name, c):.0%}"
             print(f"{label:<26}{c:>5}{m['rps']:>10.0f}{m['p50_ms']:>8.2f}{m['p95_ms']:>8.2f}{m['p99_ms']:>8.2f}"
                   f"{rat:>8}{m['errors']:>8}")
+    print("\nReference points on the floor app (c=64; the least work each hot path cannot avoid, drivers called "
+          "directly)")
+    for name, m in r["probes"].items():
+        print(f"  {name:<24}{m['rps']:>8.0f} req/s  p50 {m['p50_ms']:.2f} ms  {m['rps'] / r['floor'][64]['rps']:>5.0%} "
+              f"of the floor")
     drain = r["stream_drain"]
     print(f"\nStream mode: one consumer applied {drain['callbacks']} queued callbacks in {drain['seconds']} s "
           f"({drain['per_second']}/s, the ones that change state; the rest need no work)")
