@@ -271,7 +271,11 @@ def grow_runs(env: dict[str, str], data: dict, total: int) -> None:
                          {"user": data["user_id"], "workflow": data["workflow_id"], "version": data["version_id"],
                           "deployment": data["deployment_id"], "machine": data["machine_id"], "n": n})
             missing -= n
-        conn.execute("ANALYZE runs")
+        # Settle the table as a long-lived one would be: vacuumed (visibility map, hint bits set) and
+        # its pages checkpointed. Measured right after a bulk load, the cells met autovacuum and the
+        # checkpoint of the new rows instead (one run: first-page list 188 req/s at 1M vs 468 at 10k).
+        conn.execute("VACUUM (ANALYZE) runs")
+        conn.execute("CHECKPOINT")
 
 
 def list_poll_lines(env: dict[str, str], data: dict) -> tuple[Path, Path, Path]:
