@@ -80,12 +80,18 @@ def _sqlite_foreign_keys(app: Flask) -> None:
             cursor.close()
 
 
+# Every /api response names who may read it and which headers scripts may see; the methods, request
+# headers and cache lifetime matter to preflights only (browsers ignore them elsewhere), so only
+# preflight answers carry them.
 CORS_HEADERS = {
     "Access-Control-Allow-Origin": "*",
-    "Access-Control-Allow-Methods": "GET, POST, PUT, DELETE, OPTIONS",
-    "Access-Control-Allow-Headers": "Authorization, Content-Type, Idempotency-Key, Last-Event-ID",
     "Access-Control-Expose-Headers": "Content-Length, Retry-After, X-RateLimit-Limit, X-RateLimit-Remaining, "
                                      "X-RateLimit-Reset",
+}
+PREFLIGHT_HEADERS = {
+    **CORS_HEADERS,
+    "Access-Control-Allow-Methods": "GET, POST, PUT, DELETE, OPTIONS",
+    "Access-Control-Allow-Headers": "Authorization, Content-Type, Idempotency-Key, Last-Event-ID",
     "Access-Control-Max-Age": "600",
 }
 
@@ -97,7 +103,7 @@ def _register_cors(app: Flask) -> None:
     def _preflight():
         if request.method == "OPTIONS" and request.path.startswith("/api/"):
             response = app.response_class(status=204)
-            response.headers.update(CORS_HEADERS)
+            response.headers.update(PREFLIGHT_HEADERS)
             return response
         return None
 

@@ -100,12 +100,17 @@ def test_preflight_needs_no_auth(client):
     assert response.status_code == 204
     assert response.headers["Access-Control-Allow-Origin"] == "*"
     assert "Authorization" in response.headers["Access-Control-Allow-Headers"]
+    assert "POST" in response.headers["Access-Control-Allow-Methods"]
+    assert response.headers["Access-Control-Max-Age"] == "600"
 
 
 def test_cors_header_on_api_responses(client, alice):
     response = client.get("/api/workflows", headers=alice.headers)
     assert response.headers["Access-Control-Allow-Origin"] == "*"
     assert client.get("/api/workflows").headers["Access-Control-Allow-Origin"] == "*"
+    # Scripts may read the rate-limit headers; preflight-only headers stay on preflights.
+    assert "X-RateLimit-Remaining" in response.headers["Access-Control-Expose-Headers"]
+    assert "Access-Control-Max-Age" not in response.headers
 
 
 def test_key_not_valid_yet_is_401(app, client, alice):
