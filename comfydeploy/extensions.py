@@ -6,7 +6,7 @@ from flask_migrate import Migrate
 from flask_smorest import Api
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
-from sqlalchemy import MetaData
+from sqlalchemy import Connection, MetaData
 
 # Deterministic constraint names so Alembic migrations read the same on SQLite and PostgreSQL.
 NAMING_CONVENTION = {
@@ -23,7 +23,7 @@ jwt = JWTManager()
 csrf = CSRFProtect()
 
 
-def autocommit_connection():
+def autocommit_connection() -> Connection:
     """A pooled connection outside any transaction. A request whose writes are one statement each
     (or that only reads) skips psycopg's BEGIN and COMMIT round trips: each statement commits alone."""
     return db.engine.connect().execution_options(isolation_level="AUTOCOMMIT")

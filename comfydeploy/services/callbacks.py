@@ -116,6 +116,7 @@ def apply_accepted(run_id: str, body: dict[str, Any]) -> str:
 
 
 def run_exists(run_id: str) -> bool:
+    """Whether the run is still there (a callback's rows were refused: deleted, or another error?)."""
     return db.session.connection().execute(RUN_STATUS, {"run_id": run_id}).first() is not None
 
 
