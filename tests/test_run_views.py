@@ -89,6 +89,40 @@ def test_finished_run_is_served_from_cache_until_it_changes(app, client, alice, 
     assert [o["data"] for o in after["outputs"]] == [{"text": ["first"]}, {"text": ["late"]}]
 
 
+def test_repeated_polls_reuse_the_rendered_body_until_the_run_changes(app, client, alice, bob, new_run,
+                                                                      monkeypatch):
+    from types import SimpleNamespace
+    from comfydeploy.services import run_views
+    run_id, headers = new_run()
+    _callback(client, headers, run_id, status="running")
+    upload = client.get(f"/api/file-upload?run_id={run_id}&file_name=out.png&type=image/png", headers=headers)
+    _callback(client, headers, run_id, output_data={"images": [
+        {"filename": "out.png", "subfolder": "", "type": "output", "url": upload.get_json()["download_url"]}]})
+    _callback(client, headers, run_id, status="success")
+    signed = []
+    sign = run_views._sign
+    monkeypatch.setattr(run_views, "_sign", lambda *args: signed.append(1) or sign(*args))
+
+    def poll(tenant=alice):
+        return client.get(f"/api/run?run_id={run_id}", headers=tenant.headers)
+
+    poll()  # from the database; the view is cached in Redis
+    second = poll().get_data()  # from Redis, rendered, remembered by this process
+    third = poll().get_data()  # the remembered body: no decoding, no signing
+    assert len(signed) == 2 and third == second
+    assert poll(bob).status_code == 404  # still the owner's only
+    # A late output bumps the run's generation: rendered afresh, with the output.
+    _callback(client, headers, run_id, output_data={"text": ["late"]})
+    assert poll().get_json()["outputs"][-1]["data"] == {"text": ["late"]} and len(signed) == 3
+    poll()
+    assert len(signed) == 4
+    # Signed URLs handed out stay young: past the reuse window (60 s here) they are signed again.
+    later = run_views.time.monotonic() + 61
+    monkeypatch.setattr(run_views, "time", SimpleNamespace(monotonic=lambda: later))
+    poll()
+    assert len(signed) == 5
+
+
 def test_cached_view_follows_deletes_and_tenancy(app, client, alice, bob, new_run):
     run_id, headers = new_run()
     _finish(client, headers, run_id)

@@ -16,7 +16,7 @@ from ..schemas.run import (RunCreatedSchema, RunCreateSchema, RunEventsArgsSchem
 from ..services import idempotency, run_list, run_view_cache
 from ..services import runs as service
 from ..services.run_hooks import events_after
-from ..services.run_views import dump_run_view, load_run_view, run_view
+from ..services.run_views import run_view, run_view_body
 from . import long_requests
 from .base_url import public_base_url
 
@@ -117,8 +117,7 @@ class RunResource(MethodView):
         if not run_id:
             raise Invalid("run_id is required: GET /api/run?run_id=<the run_id POST /api/run answered>",
                           {"query": {"run_id": ["Missing data for required field."]}})
-        view = load_run_view(current_scope(), run_id, public_base_url())
-        return json_response(dump_run_view(view))
+        return Response(run_view_body(current_scope(), run_id, public_base_url()), mimetype="application/json")
 
 
 @blp.route("/run/<run_id>/cancel")

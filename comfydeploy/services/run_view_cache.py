@@ -72,20 +72,30 @@ def keys_for(run_id: str) -> list[str]:
     return [VIEW_KEY + run_id, GEN_KEY + run_id, EPOCH_KEY]
 
 
-def lookup(run_id: str) -> tuple[dict[str, Any] | None, list[int]]:
-    """(the cached entry if it is still current, the counters to tag a new entry with): one round trip,
-    or none when the request's authentication already fetched the keys (g.prefetched)."""
+def fetch(run_id: str) -> tuple[bytes | None, list[int]]:
+    """(the raw cached entry or None, the counters now): one round trip, or none when the request's
+    authentication already fetched the keys (g.prefetched)."""
     keys = keys_for(run_id)
     prefetched = g.get("prefetched") or {}
     if all(key in prefetched for key in keys):
         raw, gen, epoch = (prefetched[key] for key in keys)
     else:
         raw, gen, epoch = _redis().mget(keys)
-    stamp = [int(gen or 0), int(epoch or 0)]
+    return raw, [int(gen or 0), int(epoch or 0)]
+
+
+def current(raw: bytes | None, stamp: list[int]) -> dict[str, Any] | None:
+    """The entry if it was read under these counters (else it is stale: never served)."""
     if raw is None:
-        return None, stamp
+        return None
     entry = json.loads(raw)
-    return (entry if entry["stamp"] == stamp else None), stamp
+    return entry if entry["stamp"] == stamp else None
+
+
+def lookup(run_id: str) -> tuple[dict[str, Any] | None, list[int]]:
+    """(the cached entry if it is still current, the counters to tag a new entry with)."""
+    raw, stamp = fetch(run_id)
+    return current(raw, stamp), stamp
 
 
 def store(run_id: str, stamp: list[int], entry: dict[str, Any]) -> None:

@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import copy
+import json
+import time
+from dataclasses import dataclass
 from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
@@ -123,10 +126,61 @@ FILES_QUERY = sa.select(_files.c.id, _files.c.key, _files.c.filename).where(
 
 
 def load_run_view(scope: Scope, run_id: str, base_url: str) -> dict[str, Any]:
-    """The view of one run of the caller's scope (GET /api/run, the hot polling path): a finished run
-    from its cached view when that is current, else the run and its outputs in one Core round trip
-    (its files in a second only when outputs carry media)."""
+    """The view of one run of the caller's scope: a finished run from its cached view when that is
+    current, else the run and its outputs in one Core round trip (its files in a second only when
+    outputs carry media)."""
     cached, stamp = run_view_cache.lookup(run_id)
+    return _view(scope, run_id, base_url, cached, stamp)
+
+
+@dataclass(frozen=True)
+class _Rendered:
+    """A finished run's GET /api/run body as this process last answered it."""
+
+    raw: bytes  # the cached view it was rendered from, byte for byte
+    stamp: tuple[int, int]
+    base_url: str
+    owner: tuple[str, str | None]
+    body: str
+    rendered_at: float
+
+
+_RENDERED: dict[str, _Rendered] = {}
+RENDERED_MAX = 4096
+
+
+def run_view_body(scope: Scope, run_id: str, base_url: str) -> str:
+    """GET /api/run's JSON body, the hot polling path. A finished run's body is reused by this process
+    while the cached view it came from is current and its signed URLs are young (at most 60 s and a
+    twentieth of OUTPUT_URL_TTL): a poll then skips decoding the view, signing every output URL (a
+    boto3 presign each on S3) and encoding the answer. Whatever changes the run bumps its generation
+    counter, which every poll reads in its key-check round trip, so a changed run is never reused."""
+    raw, stamp = run_view_cache.fetch(run_id)
+    reuse_for = min(60, current_app.config["OUTPUT_URL_TTL"] // 20)
+    hit = _RENDERED.get(run_id) if raw is not None else None
+    if (hit is not None and hit.raw == raw and hit.stamp == tuple(stamp) and hit.base_url == base_url
+            and time.monotonic() - hit.rendered_at < reuse_for):
+        if not scope.owns(SimpleNamespace(user_id=hit.owner[0], org_id=hit.owner[1])):
+            raise NotFound(f"Run {run_id} not found")
+        return hit.body
+    cached = run_view_cache.current(raw, stamp)
+    body = json.dumps(dump_run_view(_view(scope, run_id, base_url, cached, stamp)), default=str)
+    if cached is not None and reuse_for > 0:
+        if len(_RENDERED) >= RENDERED_MAX:
+            _forget_oldest()
+        _RENDERED[run_id] = _Rendered(raw, tuple(stamp), base_url, tuple(cached["owner"]), body, time.monotonic())
+    return body
+
+
+def _forget_oldest() -> None:
+    try:
+        _RENDERED.pop(next(iter(_RENDERED)), None)  # dicts keep insertion order: the oldest entry
+    except (RuntimeError, StopIteration):
+        pass  # another thread changed the dict meanwhile: the next store tries again
+
+
+def _view(scope: Scope, run_id: str, base_url: str, cached: dict[str, Any] | None,
+          stamp: list[int]) -> dict[str, Any]:
     if cached is not None:
         owner_id, owner_org = cached["owner"]
         if not scope.owns(SimpleNamespace(user_id=owner_id, org_id=owner_org)):
