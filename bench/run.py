@@ -4,8 +4,9 @@
 
 Starts PostgreSQL-backed gunicorn (config in bench/gunicorn_conf.py), Redis, an RQ worker and a
 simulated machine; drives each hot path with wrk at concurrency 1, 16 and 64 next to a bare Flask
-endpoint under the same gunicorn config (the HTTP floor); measures dispatch latency against RQ's
-own no-op latency, list/poll latency at 10k and 1M runs, and peak RSS. Prints figures and writes
+endpoint under the same gunicorn config (the HTTP floor) and reference probes on that app (the least
+work each path cannot avoid, drivers called directly); measures dispatch latency against RQ's own
+no-op latency, list/poll latency at 10k and 1M runs, and peak RSS. Prints figures and writes
 bench/out/results.json. Needs: wrk (apt-get install wrk), PostgreSQL on 127.0.0.1:5432 (user
 postgres, trust), Redis on 127.0.0.1:6379. Uses the database comfydeploy_bench and Redis db 3."""
 from __future__ import annotations
