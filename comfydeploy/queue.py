@@ -1,6 +1,7 @@
 """Redis and RQ wiring: one connection per app, jobs enqueued by id after the commit."""
 from __future__ import annotations
 
+import os
 from typing import Any, Callable
 
 import redis
@@ -31,25 +32,56 @@ def redis_connection(app: Flask | None = None) -> redis.Redis:
 
 
 def fast_command(client: redis.Redis, *args: Any) -> Any:
-    """One command on a pooled connection directly: on the hottest paths (every API-key request, every
-    queued callback) redis-py's per-command machinery (retry wrapper, metrics hooks, argument
-    filtering) costs more CPU than the command. A broken pooled connection (Redis restarted) is
-    dropped and the command goes through the client's own path, which reconnects and retries."""
-    pool = client.connection_pool
-    conn = pool.get_connection()
+    """One command on a connection of the client's fast set: on the hottest paths (every API-key
+    request, every queued callback) redis-py's per-command machinery (pool checkout with its lock and
+    argument checks, retry wrapper, metrics hooks) costs more CPU than the command. A broken connection
+    (Redis restarted, idle timeout) is dropped and the command goes through the client's own path,
+    which reconnects and retries."""
+    fast = _fast_connections(client)
+    try:
+        conn = fast.idle.pop()
+    except IndexError:
+        conn = client.connection_pool.connection_class(**client.connection_pool.connection_kwargs)
     try:
         conn.send_command(*args)
-        return conn.read_response()
+        reply = conn.read_response()
     except redis.exceptions.ResponseError:
-        raise  # an error reply: the connection is still in step
+        fast.release(conn)  # an error reply: the connection is still in step
+        raise
     except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
         conn.disconnect()
     except BaseException:
-        conn.disconnect()  # interrupted mid-command: never hand a half-read connection back
+        conn.disconnect()  # interrupted mid-command: never reuse a half-read connection
         raise
-    finally:
-        pool.release(conn)
+    else:
+        fast.release(conn)
+        return reply
     return client.execute_command(*args)
+
+
+class _FastConnections:
+    """Idle connections for fast_command: a plain list (append and pop are atomic), at most MAX kept,
+    made with the client's pool settings but outside it, and forgotten after a fork (the parent's
+    sockets are never used by a child)."""
+
+    MAX = 32
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.idle: list[Any] = []
+
+    def release(self, conn: Any) -> None:
+        if len(self.idle) < self.MAX:
+            self.idle.append(conn)
+        else:
+            conn.disconnect()
+
+
+def _fast_connections(client: redis.Redis) -> _FastConnections:
+    fast = client.__dict__.get("_cd_fast_connections")
+    if fast is None or fast.pid != os.getpid():
+        fast = client.__dict__["_cd_fast_connections"] = _FastConnections()
+    return fast
 
 
 def run_script(client: redis.Redis, script: Any, keys: list[str], args: list[Any]) -> Any:

@@ -83,3 +83,27 @@ def test_key_check_survives_a_dropped_redis_connection(app, client, alice):
             if "path" not in kwargs else redis.Redis(unix_socket_path=kwargs["path"])
         assert killer.client_kill_filter(_type="normal", skipme=True) >= 1  # every app connection
     assert client.get("/machine", headers=alice.headers).status_code == 200
+
+
+def test_fast_commands_keep_a_bounded_set_of_connections(app):
+    """The key check's connections: reused across threads, at most MAX kept idle, new after a fork."""
+    import threading
+    from comfydeploy import queue
+    with app.app_context():
+        client = queue.redis_connection()
+        replies = []
+
+        def work():
+            for _ in range(20):
+                replies.append(queue.fast_command(client, "PING"))
+
+        threads = [threading.Thread(target=work) for _ in range(48)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        fast = queue._fast_connections(client)
+        assert len(replies) == 960 and set(replies) <= {b"PONG", "PONG", True}
+        assert 0 < len(fast.idle) <= fast.MAX
+        fast.pid = -1  # as a forked child sees its parent's set
+        assert queue._fast_connections(client) is not fast and queue.fast_command(client, "PING")
