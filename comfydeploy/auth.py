@@ -41,6 +41,13 @@ class Scope:
             return columns.org_id == sa.bindparam("org_id")
         return sa.and_(columns.user_id == sa.bindparam("user_id"), columns.org_id.is_(None))
 
+    @staticmethod
+    def same_tenant(owned: Any, owner: Any) -> sa.ColumnElement[bool]:
+        """Join condition: rows of `owned` (columns) in the same scope as the row of `owner`: its
+        organisation's when it has one, else the same user's personal ones."""
+        return sa.or_(sa.and_(owner.org_id.is_not(None), owned.org_id == owner.org_id),
+                      sa.and_(owner.org_id.is_(None), owned.org_id.is_(None), owned.user_id == owner.user_id))
+
     def owns(self, row: Any) -> bool:
         if self.org_id:
             return row.org_id == self.org_id

@@ -117,8 +117,7 @@ def _destinations_query() -> sa.Select:
     # status change and output of every run, and most runs have no webhook at all: one autocommit
     # round trip answers "nothing to send" (it was BEGIN, two selects and ROLLBACK).
     runs, endpoints = Run.__table__.c, WebhookEndpoint.__table__.c
-    same_scope = sa.or_(sa.and_(runs.org_id.is_not(None), endpoints.org_id == runs.org_id),
-                        sa.and_(runs.org_id.is_(None), endpoints.org_id.is_(None), endpoints.user_id == runs.user_id))
+    same_scope = Scope.same_tenant(endpoints, runs)
     return (sa.select(runs.id, runs.user_id, runs.org_id, runs.webhook_url, endpoints.id.label("endpoint_id"),
                       endpoints.url.label("endpoint_url"), endpoints.events.label("endpoint_events"))
             .select_from(Run.__table__.outerjoin(
