@@ -160,8 +160,7 @@ def run_view_body(scope: Scope, run_id: str, base_url: str) -> str:
     hit = _RENDERED.get(run_id) if raw is not None else None
     if (hit is not None and hit.raw == raw and hit.stamp == tuple(stamp) and hit.base_url == base_url
             and time.monotonic() - hit.rendered_at < reuse_for):
-        if not scope.owns(SimpleNamespace(user_id=hit.owner[0], org_id=hit.owner[1])):
-            raise NotFound(f"Run {run_id} not found")
+        _require_owner(scope, hit.owner, run_id)
         return hit.body
     cached = run_view_cache.current(raw, stamp)
     body = json.dumps(dump_run_view(_view(scope, run_id, base_url, cached, stamp)), default=str)
@@ -179,12 +178,17 @@ def _forget_oldest() -> None:
         pass  # another thread changed the dict meanwhile: the next store tries again
 
 
+def _require_owner(scope: Scope, owner: Any, run_id: str) -> None:
+    """A cached view records its run's (user_id, org_id): another tenant's poll is a 404, as from SQL."""
+    user_id, org_id = owner
+    if not scope.owns(SimpleNamespace(user_id=user_id, org_id=org_id)):
+        raise NotFound(f"Run {run_id} not found")
+
+
 def _view(scope: Scope, run_id: str, base_url: str, cached: dict[str, Any] | None,
           stamp: list[int]) -> dict[str, Any]:
     if cached is not None:
-        owner_id, owner_org = cached["owner"]
-        if not scope.owns(SimpleNamespace(user_id=owner_id, org_id=owner_org)):
-            raise NotFound(f"Run {run_id} not found")
+        _require_owner(scope, cached["owner"], run_id)
         outputs = [SimpleNamespace(**o) for o in cached["outputs"]]
         files = [SimpleNamespace(id=f[0], key=f[1], filename=f[2]) for f in cached["files"]]
         return {**cached["run"], "outputs": _sign(outputs, files, base_url)}
