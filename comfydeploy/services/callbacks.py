@@ -21,6 +21,8 @@ from .runs import token_matches
 
 MEDIA_KEYS = ("images", "files", "gifs", "model_file", "result", "text_file", "audio")
 ACCEPTED_STATUSES = ("not-started", "running", "uploading", "success", "failed", "cancelled")
+# The error a run gets when the machine reports one of these statuses (unless it reported its own).
+STATUS_ERRORS = {"failed": "The machine reported a failure", "cancelled": "Cancelled on the machine"}
 RUN_ID_RE = re.compile(r"^[0-9a-fA-F-]{1,64}$")
 MAX_LOG_CHARS = 200_000
 
@@ -117,7 +119,7 @@ def apply_accepted(run_id: str, body: dict[str, Any]) -> str:
 
 def run_exists(run_id: str) -> bool:
     """Whether the run is still there (a callback's rows were refused: deleted, or another error?)."""
-    return db.session.connection().execute(RUN_STATUS, {"run_id": run_id}).first() is not None
+    return db.session.connection().execute(RUN_EXISTS, {"run_id": run_id}).first() is not None
 
 
 def apply_in_transaction(run_id: str, body: dict[str, Any]) -> str:
@@ -147,12 +149,7 @@ def apply_in_transaction(run_id: str, body: dict[str, Any]) -> str:
         done.extend(_apply_ws_event(run_id, body["ws_event"]))
     if status:
         # After the outputs: an error the machine reported in one wins (transition keeps the first error).
-        if status == "failed":
-            transition(run_id, "failed", error="The machine reported a failure", commit=False)
-        elif status == "cancelled":
-            transition(run_id, "cancelled", error="Cancelled on the machine", commit=False)
-        else:
-            transition(run_id, status, commit=False)
+        transition(run_id, status, error=STATUS_ERRORS.get(status), commit=False)
         done.append(f"status:{status}")
     return ",".join(done) or "noop"
 
@@ -206,7 +203,7 @@ def _update_live_status() -> sa.Update:
 
 
 UPDATE_LIVE_STATUS = _update_live_status()
-RUN_STATUS = sa.select(Run.id, Run.status).where(Run.id == sa.bindparam("run_id"))
+RUN_EXISTS = sa.select(Run.id).where(Run.id == sa.bindparam("run_id"))
 
 
 PROGRESS_KEYS = frozenset(("run_id", "live_status", "progress", "gpu_event_id"))
