@@ -41,27 +41,27 @@ def backlog() -> int:
     return int(redis_connection().xlen(STREAM))
 
 
-def _apply_batch(items: list[tuple[str, bytes]], entry_ids: list) -> None:
-    """Apply queued callbacks in one transaction (one commit per batch instead of one per callback,
-    which is what lets one consumer keep up with a fleet), then their webhooks and queue steps. If any
-    fails, the batch is rolled back and applied one callback at a time, so one bad entry costs only
-    itself."""
+def _apply_batch(entries: list[tuple[Any, str, bytes]]) -> None:
+    """Apply queued callbacks ((entry id, run id, body)) in one transaction (one commit per batch instead
+    of one per callback, which is what lets one consumer keep up with a fleet), then their webhooks and
+    queue steps. If any fails, the batch is rolled back and applied one callback at a time, so one bad
+    entry costs only itself."""
     from . import run_hooks
     from .callbacks import apply_in_transaction
     try:
-        for run_id, raw in items:
+        for _, run_id, raw in entries:
             apply_in_transaction(run_id, json.loads(raw))
         db.session.commit()
     except Exception:  # noqa: BLE001 - retried one by one below, where each error is logged
         db.session.rollback()
-        _apply_one_by_one(items, entry_ids)
+        _apply_one_by_one(entries)
         return
     run_hooks.run_after_commit(keep_going=True)
 
 
-def _apply_one_by_one(items: list[tuple[str, bytes]], entry_ids: list) -> None:
+def _apply_one_by_one(entries: list[tuple[Any, str, bytes]]) -> None:
     from .callbacks import apply_accepted
-    for entry_id, (run_id, raw) in zip(entry_ids, items):
+    for entry_id, run_id, raw in entries:
         try:
             apply_accepted(run_id, json.loads(raw))
         except AppError as exc:  # e.g. the run was deleted meanwhile: nothing to retry
@@ -88,8 +88,8 @@ def consume(burst: bool = False, batch: int = 200, block_ms: int = 1000) -> int:
             if burst:
                 return applied
             continue
+        _apply_batch([(entry_id, fields[b"r"].decode(), fields[b"b"]) for entry_id, fields in entries])
         done = [entry_id for entry_id, _ in entries]
-        _apply_batch([(fields[b"r"].decode(), fields[b"b"]) for _, fields in entries], done)
         conn.xack(STREAM, GROUP, *done)
         conn.xdel(STREAM, *done)
         applied += len(done)
