@@ -117,10 +117,8 @@ def _start(scope: Scope, version: Any, machine: Any, deployment: Any,
         deadline_at=now + timedelta(seconds=queue_ttl + run_timeout_for(deployment)))
     # A Core insert (column defaults still apply): cheaper than an ORM flush on the busiest write path;
     # callers get a detached Run with the values written.
-    if autocommit is not None:
-        autocommit.execute(INSERT_RUN, values)
-    else:
-        db.session.connection().execute(INSERT_RUN, values)
+    (autocommit or db.session.connection()).execute(INSERT_RUN, values)
+    if autocommit is None:
         db.session.commit()
     run = Run(**values)
     from ..tasks.runs import enqueue_dispatch
